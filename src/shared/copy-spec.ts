@@ -1,0 +1,65 @@
+/**
+ * The workflow's input and output: one JSON-serialisable object each. Input names connection
+ * profiles, never URLs or credentials; the worker resolves profiles. Pure module.
+ */
+import type { TableRef } from './table-name.js';
+
+export const COPY_MODES = ['replace', 'append', 'upsert'] as const;
+export type CopyMode = (typeof COPY_MODES)[number];
+
+export const VERIFY_MODES = ['count', 'checksum'] as const;
+export type VerifyMode = (typeof VERIFY_MODES)[number];
+
+export const COPY_FORMATS = ['binary', 'text'] as const;
+export type CopyFormat = (typeof COPY_FORMATS)[number];
+
+/** Per-copy overrides of the activity timeouts and retry policy; all optional. */
+export interface CopyTimeouts {
+  /** Start-to-close of exportImport, e.g. '2h'. */
+  copyTimeout?: string;
+  /** Heartbeat timeout of exportImport, e.g. '30s'. */
+  heartbeatTimeout?: string;
+  /** No bytes moved for this long fails the attempt as CopyStalled, e.g. '60s'. */
+  stallTimeout?: string;
+  /** Attempts of exportImport before the workflow fails. */
+  maxAttempts?: number;
+}
+
+export interface CopyTableInput {
+  /** Source connection profile (PGFERRY_CONN_<NAME> on the worker). */
+  source: string;
+  /** Target connection profile. */
+  target: string;
+  /** Table read on the source. */
+  table: TableRef;
+  /** Table written on the target; defaults to `table`. */
+  targetTable?: TableRef;
+  mode: CopyMode;
+  verify?: VerifyMode;
+  format?: CopyFormat;
+  timeouts?: CopyTimeouts;
+}
+
+/** Phase names used in progress, UI details and `status`. */
+export type CopyPhase = 'starting' | 'createStaging' | 'exportImport' | 'verifyCounts' | 'publish' | 'cleanup' | 'done';
+
+export interface CopyTableResult {
+  rows: number;
+  bytes: number;
+  /** Rows counted on the source in the snapshot the export read. */
+  sourceRows: number;
+  attempts: number;
+  phaseDurationsMs: Partial<Record<CopyPhase, number>>;
+  targetTable: TableRef;
+  mode: CopyMode;
+}
+
+/** What the `progress` query returns while a copy runs. */
+export interface CopyProgress {
+  phase: CopyPhase;
+  rows: number;
+  bytes: number;
+  sourceRows?: number;
+  bytesPerSecond?: number;
+  attempt: number;
+}
