@@ -1,0 +1,129 @@
+/**
+ * The two psql invocations of a copy. Everything that varies is an identifier we quote or a
+ * value we validate; no free text reaches `psql -c`. Passwords travel in the child's own
+ * environment (PGPASSWORD), never in argv, and the child inherits nothing else of the
+ * worker's environment (which holds every profile's URL).
+ */
+import { libpqEnvironment, type ConnectionProfile } from '../config/connections.js';
+import type { CopyFormat } from '../shared/copy-spec.js';
+import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
+
+export interface PsqlCommand {
+  args: string[];
+  env: Record<string, string>;
+}
+
+/** Session settings pinned on both sides so text values round-trip exactly. */
+const PINNED_SETTINGS = '-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3';
+
+const COMMON_ARGS = ['-X', '-w', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose'];
+
+/** Environment for one psql child: the profile's libpq variables and pinned settings only. */
+export function psqlEnvironment(profile: ConnectionProfile, applicationName: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/',
+    LC_ALL: 'C.UTF-8',
+    LC_MESSAGES: 'C',
+    PGCONNECT_TIMEOUT: '15',
+    ...libpqEnvironment(profile),
+    PGAPPNAME: applicationName,
+    PGOPTIONS: PINNED_SETTINGS,
+    PGCLIENTENCODING: 'UTF8',
+  };
+}
+
+function columnList(columns: readonly string[]): string {
+  return columns.map(quoteIdent).join(', ');
+}
+
+function formatOption(format: CopyFormat): string {
+  return format === 'binary' ? 'FORMAT binary' : 'FORMAT text';
+}
+
+export interface ExportCommandOptions {
+  profile: ConnectionProfile;
+  applicationName: string;
+  table: TableRef;
+  columns: readonly string[];
+  format: CopyFormat;
+  /** Snapshot exported by the activity's source transaction (pg_export_snapshot()). */
+  snapshotId: string;
+  /** Partitioned tables and views need `COPY (SELECT ...)`; plain tables use the faster form. */
+  selectForm: boolean;
+}
+
+/** `COPY ... TO STDOUT` inside the activity's exported snapshot, quiet so stdout is pure data. */
+export function exportCommand(options: ExportCommandOptions): PsqlCommand {
+  if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(options.snapshotId)) {
+    throw new Error(`unexpected snapshot id ${JSON.stringify(options.snapshotId)}`);
+  }
+  const source = options.selectForm
+    ? `(SELECT ${columnList(options.columns)} FROM ${quoteTable(options.table)})`
+    : `${quoteTable(options.table)} (${columnList(options.columns)})`;
+  return {
+    args: [
+      ...COMMON_ARGS,
+      '-q',
+      '-c',
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      '-c',
+      `SET TRANSACTION SNAPSHOT '${options.snapshotId}'`,
+      '-c',
+      `COPY ${source} TO STDOUT (${formatOption(options.format)})`,
+      '-c',
+      'COMMIT',
+    ],
+    env: psqlEnvironment(options.profile, options.applicationName),
+  };
+}
+
+export interface ImportCommandOptions {
+  profile: ConnectionProfile;
+  applicationName: string;
+  staging: TableRef;
+  columns: readonly string[];
+  format: CopyFormat;
+  /** How long to wait for the staging table's lock before failing as TargetBusy. */
+  lockTimeoutMs: number;
+  /** The commit token: a file that exists only once the supervisor has seen a whole export. */
+  commitFile: string;
+}
+
+/**
+ * One transaction that locks and empties staging, loads stdin, then runs the commit token file.
+ * End of stdin alone never commits: if the worker dies mid-stream, psql sees EOF, finishes the
+ * COPY, fails to include the missing token file and exits with the transaction rolled back.
+ * TRUNCATE in the same transaction makes COPY FREEZE sound and a re-run replace, not append.
+ */
+export function importCommand(options: ImportCommandOptions): PsqlCommand {
+  if (/['\\\s]/.test(options.commitFile)) throw new Error('commit file path must not contain quotes or spaces');
+  const staging = quoteTable(options.staging);
+  return {
+    args: [
+      ...COMMON_ARGS,
+      '-c',
+      'BEGIN',
+      '-c',
+      `SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`,
+      '-c',
+      `LOCK TABLE ${staging} IN ACCESS EXCLUSIVE MODE`,
+      '-c',
+      `TRUNCATE ${staging}`,
+      '-c',
+      `COPY ${staging} (${columnList(options.columns)}) FROM STDIN (${formatOption(options.format)}, FREEZE)`,
+      '-c',
+      `\\i '${options.commitFile}'`,
+    ],
+    env: psqlEnvironment(options.profile, options.applicationName),
+  };
+}
+
+/** The content of the commit token file. */
+export const COMMIT_TOKEN_SQL = 'COMMIT;\n';
+
+/** Reads the row count from the import's command tags (`COPY 741302`) and whether it committed. */
+export function parseImportTags(stdout: string): { copiedRows: number | undefined; committed: boolean } {
+  const copy = /^COPY (\d+)$/m.exec(stdout);
+  return { copiedRows: copy ? Number(copy[1]) : undefined, committed: /^COMMIT$/m.test(stdout) };
+}
