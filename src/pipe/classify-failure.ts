@@ -36,7 +36,7 @@ export function failureTypeForSqlState(sqlState: string, side: 'export' | 'impor
   if (sqlState === '55P03') return FailureType.TargetBusy;
   if (sqlState.startsWith('08') || ['57P01', '57P02', '57P03'].includes(sqlState)) return FailureType.ConnectionLost;
   if (side === 'import' && (sqlState.startsWith('22') || sqlState.startsWith('23'))) return FailureType.DataRejected;
-  if (side === 'import' && ['42703', '42804', '42P18'].includes(sqlState)) return FailureType.SchemaMismatch;
+  if (side === 'import' && ['42703', '42704', '42804', '42P18'].includes(sqlState)) return FailureType.SchemaMismatch;
   return undefined;
 }
 

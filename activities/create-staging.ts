@@ -1,0 +1,123 @@
+/**
+ * createStaging: checks the copy against both catalogs before any data moves, creates the
+ * target from the source definition when it does not exist, and (re)creates an empty UNLOGGED
+ * staging table with the source's columns. Idempotent: one target transaction, re-runnable.
+ */
+import { Context } from '@temporalio/activity';
+import type { Databases } from '../src/db/databases.js';
+import { inTransaction } from '../src/db/databases.js';
+import { readTableDefinition, type ColumnDefinition, type TableDefinition } from '../src/db/catalog.js';
+import { FailureType } from '../src/shared/failure-types.js';
+import { formatTable, quoteIdent, quoteTable, sameTable, type TableRef } from '../src/shared/table-name.js';
+import type { CopyMode } from '../src/shared/copy-spec.js';
+import { failure, toFailure } from './failures.js';
+import { stagingTableFor } from './staging.js';
+
+export interface CreateStagingInput {
+  source: string;
+  target: string;
+  sourceTable: TableRef;
+  targetTable: TableRef;
+  mode: CopyMode;
+}
+
+export interface CreateStagingResult {
+  staging: TableRef;
+  /** Data columns in source order; the same list is used by export, import and publish. */
+  columns: string[];
+  primaryKey: string[];
+  /** Source is a partitioned table, view or similar: export with `COPY (SELECT ...)`. */
+  selectForm: boolean;
+  createdTarget: boolean;
+}
+
+const COPYABLE_KINDS = new Set(['r', 'p', 'v', 'm', 'f']);
+
+function columnSql(column: ColumnDefinition, withNotNull: boolean): string {
+  return `${quoteIdent(column.name)} ${column.type}${withNotNull && column.notNull ? ' NOT NULL' : ''}`;
+}
+
+/** Lists how an existing target differs from the source, or nothing when compatible. */
+function schemaDifferences(source: TableDefinition, target: TableDefinition): string[] {
+  const targetColumns = new Map(target.columns.map((column) => [column.name, column]));
+  const differences: string[] = [];
+  for (const column of source.columns) {
+    const match = targetColumns.get(column.name);
+    if (!match) differences.push(`column ${quoteIdent(column.name)} is missing`);
+    else if (match.type !== column.type) {
+      differences.push(`column ${quoteIdent(column.name)} is ${match.type} on the target, ${column.type} on the source`);
+    }
+  }
+  return differences;
+}
+
+export function makeCreateStaging(databases: Databases) {
+  return async function createStaging(input: CreateStagingInput): Promise<CreateStagingResult> {
+    const { sourceTable, targetTable } = input;
+    if (input.source.toLowerCase() === input.target.toLowerCase() && sameTable(sourceTable, targetTable)) {
+      throw failure(FailureType.InvalidCopySpec, `source and target are the same table: ${input.source}:${formatTable(sourceTable)}`);
+    }
+    const source = await databases
+      .withClient(input.source, (client) => readTableDefinition(client, sourceTable))
+      .catch((error: unknown) => {
+        throw toFailure(error, 'export', 'reading the source table definition');
+      });
+    if (!source) {
+      throw failure(FailureType.SourceTableNotFound, `source table ${input.source}:${formatTable(sourceTable)} does not exist`);
+    }
+    if (!COPYABLE_KINDS.has(source.kind) || source.columns.length === 0) {
+      throw failure(FailureType.InvalidCopySpec, `${formatTable(sourceTable)} is not a table with columns that can be copied`);
+    }
+    if (input.mode === 'upsert' && source.primaryKey.length === 0) {
+      // Checked on the target below too; a new target gets the source's key, so both need one.
+      const target = await databases.withClient(input.target, (client) => readTableDefinition(client, targetTable));
+      if (!target || target.primaryKey.length === 0) {
+        throw failure(FailureType.InvalidCopySpec, `upsert needs a primary key on ${input.target}:${formatTable(targetTable)}`);
+      }
+    }
+
+    const staging = stagingTableFor(input.target, targetTable);
+    Context.current().heartbeat({ phase: 'createStaging' });
+    try {
+      return await databases.withClient(input.target, (client) =>
+        inTransaction(client, async () => {
+          const existing = await readTableDefinition(client, targetTable);
+          let createdTarget = false;
+          if (existing) {
+            const differences = schemaDifferences(source, existing);
+            if (differences.length > 0) {
+              throw failure(
+                FailureType.SchemaMismatch,
+                `target ${input.target}:${formatTable(targetTable)} is incompatible with the source: ${differences.join('; ')}`,
+                { differences },
+              );
+            }
+            if (input.mode === 'upsert' && existing.primaryKey.length === 0) {
+              throw failure(FailureType.InvalidCopySpec, `upsert needs a primary key on ${input.target}:${formatTable(targetTable)}`);
+            }
+          } else {
+            await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(targetTable.schema)}`);
+            const key = source.primaryKey.length ? [`PRIMARY KEY (${source.primaryKey.map(quoteIdent).join(', ')})`] : [];
+            const definition = [...source.columns.map((column) => columnSql(column, true)), ...key].join(', ');
+            await client.query(`CREATE TABLE ${quoteTable(targetTable)} (${definition})`);
+            createdTarget = true;
+          }
+          await client.query(`DROP TABLE IF EXISTS ${quoteTable(staging)}`);
+          // UNLOGGED and constraint-free: the load writes no WAL and maintains no index; the
+          // target's constraints apply when publish moves the rows.
+          const stagingColumns = source.columns.map((column) => columnSql(column, false)).join(', ');
+          await client.query(`CREATE UNLOGGED TABLE ${quoteTable(staging)} (${stagingColumns})`);
+          return {
+            staging,
+            columns: source.columns.map((column) => column.name),
+            primaryKey: existing?.primaryKey.length ? existing.primaryKey : source.primaryKey,
+            selectForm: source.kind !== 'r',
+            createdTarget,
+          };
+        }),
+      );
+    } catch (error) {
+      throw toFailure(error, 'import', `creating staging for ${formatTable(targetTable)}`);
+    }
+  };
+}

@@ -1,0 +1,240 @@
+/**
+ * exportImport: moves the source table into staging through two supervised psql processes
+ * (src/pipe), inside a source snapshot held here so the row count (and checksum) verifyCounts
+ * compares is taken in exactly the data the export read. Heartbeats carry live progress.
+ *
+ * Failures: every type of DESIGN.md's pipe table, named for the side that failed first.
+ * Idempotent: the import empties staging in its own transaction before loading.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { CancelledFailure, Context, log } from '@temporalio/activity';
+import type pg from 'pg';
+import type { Databases } from '../src/db/databases.js';
+import { profileSecrets } from '../src/config/connections.js';
+import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
+import { exportCommand, importCommand } from '../src/pipe/psql-commands.js';
+import { classifyPipeFailure } from '../src/pipe/classify-failure.js';
+import { FailureType } from '../src/shared/failure-types.js';
+import { formatTable, quoteTable, type TableRef } from '../src/shared/table-name.js';
+import type { CopyFormat, VerifyMode } from '../src/shared/copy-spec.js';
+import { failure, toFailure } from './failures.js';
+import { rowDigestQuery, type RowDigest } from './row-digest.js';
+
+export interface ExportImportInput {
+  source: string;
+  target: string;
+  sourceTable: TableRef;
+  staging: TableRef;
+  columns: string[];
+  selectForm: boolean;
+  format: CopyFormat;
+  verify: VerifyMode;
+  stallTimeoutMs: number;
+  lockTimeoutMs?: number;
+}
+
+export interface ExportImportResult {
+  bytes: number;
+  /** Rows the import's `COPY n` tag reported. */
+  importedRows: number;
+  /** Rows counted in the stream between the two processes. */
+  streamedRows: number;
+  /** count(*) of the source in the snapshot the export read. */
+  sourceRows: number;
+  /** With verify=checksum: the source's row digest in the same snapshot. */
+  sourceDigest?: RowDigest;
+  durationMs: number;
+}
+
+/** Heartbeat details, shown in the UI's pending-activity view and read by `status`. */
+export interface ExportImportHeartbeat {
+  phase: 'snapshot' | 'copying';
+  bytes: number;
+  rows: number;
+  bytesPerSecond: number;
+  exportPid?: number;
+  importPid?: number;
+  sourceRows?: number;
+}
+
+const HEARTBEAT_INTERVAL_MS = 2_000;
+/** Leave this much of start-to-close for killing, awaiting and reporting. */
+const DEADLINE_MARGIN_MS = 5_000;
+
+/** Short, stable tag for application_name (63-byte limit) from the workflow id. */
+function workflowTag(workflowId: string): string {
+  return createHash('sha256').update(workflowId).digest('hex').slice(0, 12);
+}
+
+/**
+ * Ends backends left by earlier attempts of this workflow (a worker that died mid-copy), so a
+ * stale import can never hold the staging lock or commit after this attempt starts.
+ */
+async function fenceEarlierAttempts(databases: Databases, profile: string, tag: string): Promise<number> {
+  return databases.withClient(profile, async (client) => {
+    const result = await client.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name LIKE $1 AND pid <> pg_backend_pid()`,
+      [`pgferry/${tag}/%`],
+    );
+    return result.rowCount ?? 0;
+  });
+}
+
+export function makeExportImport(databases: Databases, psqlPath: string | undefined) {
+  return async function exportImport(input: ExportImportInput): Promise<ExportImportResult> {
+    const context = Context.current();
+    const { info } = context;
+    if (!psqlPath) {
+      throw failure(
+        FailureType.PsqlNotFound,
+        'psql was not found on the worker PATH: install the PostgreSQL client (Debian: apt-get install postgresql-client)',
+      );
+    }
+    const sourceProfile = databases.profile(input.source);
+    const targetProfile = databases.profile(input.target);
+    const tag = workflowTag(info.workflowExecution?.workflowId ?? info.activityId);
+    const appName = (side: string) => `pgferry/${tag}/a${info.attempt}/${side}`;
+
+    const fenced = await fenceEarlierAttempts(databases, input.target, tag).catch((error: unknown) => {
+      throw toFailure(error, 'import', 'connecting to the target');
+    });
+    if (fenced > 0) log.warn('terminated backends of an earlier attempt', { count: fenced });
+
+    let snapshotClient: pg.Client | undefined;
+    const workDir = await mkdtemp(join(tmpdir(), 'pgferry-'));
+    const started = Date.now();
+    try {
+      snapshotClient = await databases.connect(input.source, appName('snapshot')).catch((error: unknown) => {
+        throw toFailure(error, 'export', 'connecting to the source');
+      });
+      const snapshotId = await holdSnapshot(snapshotClient, input.sourceTable);
+      context.heartbeat({ phase: 'snapshot', bytes: 0, rows: 0, bytesPerSecond: 0 } satisfies ExportImportHeartbeat);
+
+      const commitFile = join(workDir, 'commit.sql');
+      const pipe = new CopyPipe({
+        psqlPath,
+        format: input.format,
+        commitFile,
+        stallTimeoutMs: input.stallTimeoutMs,
+        deadlineAt: info.startToCloseTimeoutMs ? started + info.startToCloseTimeoutMs - DEADLINE_MARGIN_MS : undefined,
+        cancelSignal: context.cancellationSignal,
+        secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
+        exportCommand: exportCommand({
+          profile: sourceProfile,
+          applicationName: appName('export'),
+          table: input.sourceTable,
+          columns: input.columns,
+          format: input.format,
+          snapshotId,
+          selectForm: input.selectForm,
+        }),
+        importCommand: importCommand({
+          profile: targetProfile,
+          applicationName: appName('import'),
+          staging: input.staging,
+          columns: input.columns,
+          format: input.format,
+          lockTimeoutMs: input.lockTimeoutMs ?? 30_000,
+          commitFile,
+        }),
+      });
+
+      // The count (and digest) run in the held snapshot while the pipe streams.
+      const client = snapshotClient;
+      const sourceCounts = countInSnapshot(client, input).catch((error: unknown) => error as Error);
+      const stopHeartbeats = heartbeatProgress(context, pipe, started, sourceCounts);
+      let piped;
+      try {
+        piped = await pipe.run();
+      } catch (error) {
+        if (context.cancellationSignal.aborted) throw cancellationOf(context);
+        if (error instanceof CopyPipeError) {
+          const classified = classifyPipeFailure(error, input.stallTimeoutMs);
+          throw failure(classified.type, classified.message, classified.details);
+        }
+        throw error;
+      } finally {
+        stopHeartbeats();
+      }
+      const counts = await sourceCounts;
+      if (counts instanceof Error) throw toFailure(counts, 'export', `counting ${formatTable(input.sourceTable)}`);
+      return {
+        bytes: piped.bytes,
+        importedRows: piped.importedRows,
+        streamedRows: piped.streamedRows,
+        sourceRows: counts.rows,
+        sourceDigest: counts.digest,
+        durationMs: Date.now() - started,
+      };
+    } finally {
+      await snapshotClient?.end().catch(() => undefined);
+      await rm(workDir, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Opens a repeatable-read transaction and exports its snapshot for the export psql. */
+async function holdSnapshot(client: pg.Client, table: TableRef): Promise<string> {
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [quoteTable(table)]);
+    if (!exists.rows[0]?.oid) {
+      throw failure(FailureType.SourceTableNotFound, `source table ${formatTable(table)} does not exist`);
+    }
+    const snapshot = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+    return snapshot.rows[0]!.id;
+  } catch (error) {
+    throw toFailure(error, 'export', 'opening the source snapshot');
+  }
+}
+
+async function countInSnapshot(
+  client: pg.Client,
+  input: ExportImportInput,
+): Promise<{ rows: number; digest?: RowDigest }> {
+  if (input.verify === 'checksum') {
+    const digest = await client.query<RowDigest>(rowDigestQuery(input.sourceTable, input.columns));
+    const row = digest.rows[0]!;
+    return { rows: Number(row.rows), digest: { rows: String(row.rows), digest: String(row.digest) } };
+  }
+  const result = await client.query<{ rows: string }>(`SELECT count(*) AS rows FROM ${quoteTable(input.sourceTable)}`);
+  return { rows: Number(result.rows[0]!.rows) };
+}
+
+function heartbeatProgress(
+  context: Context,
+  pipe: CopyPipe,
+  started: number,
+  sourceCounts: Promise<{ rows: number } | Error>,
+): () => void {
+  let sourceRows: number | undefined;
+  void sourceCounts.then((counts) => {
+    if (!(counts instanceof Error)) sourceRows = counts.rows;
+  });
+  const beat = () => {
+    const progress = pipe.progress();
+    const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+    context.heartbeat({
+      phase: 'copying',
+      bytes: progress.bytes,
+      rows: progress.rows,
+      bytesPerSecond: Math.round(progress.bytes / seconds),
+      exportPid: progress.exportPid,
+      importPid: progress.importPid,
+      sourceRows,
+    } satisfies ExportImportHeartbeat);
+  };
+  const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+  beat();
+  return () => clearInterval(timer);
+}
+
+/** The SDK's own cancellation, rethrown unwrapped once both processes are gone. */
+function cancellationOf(context: Context): unknown {
+  const reason: unknown = context.cancellationSignal.reason;
+  return reason instanceof CancelledFailure ? reason : new CancelledFailure(String(reason ?? 'cancelled'));
+}

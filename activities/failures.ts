@@ -1,0 +1,45 @@
+/**
+ * The activity edge: every error leaves an activity as an ApplicationFailure whose `type` comes
+ * from the one failure table, with the cause chain kept and retryability decided here once.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { UnknownConnectionError } from '../src/config/connections.js';
+import { FailureType, isNonRetryable } from '../src/shared/failure-types.js';
+import { failureTypeForSqlState } from '../src/pipe/classify-failure.js';
+
+/** Raises a named failure; non-retryable exactly when the type is permanent by nature. */
+export function failure(type: FailureType, message: string, details?: unknown, cause?: Error): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: isNonRetryable(type),
+    details: details === undefined ? undefined : [details],
+    cause,
+  });
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+interface PgLikeError extends Error {
+  code?: string;
+}
+
+/**
+ * Converts an error from a node-postgres call into a named failure. `side` says which database
+ * it came from, so a missing relation on the source reads as SourceTableNotFound.
+ */
+export function toFailure(error: unknown, side: 'export' | 'import', what: string): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  const err = error instanceof Error ? (error as PgLikeError) : new Error(String(error));
+  if (err instanceof UnknownConnectionError) return failure(FailureType.UnknownConnection, err.message, undefined, err);
+  const code = (err as PgLikeError).code;
+  const database = side === 'export' ? 'source' : 'target';
+  if (code && /^[0-9A-Z]{5}$/.test(code)) {
+    const type = failureTypeForSqlState(code, side) ?? (side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed);
+    return failure(type, `${what} on the ${database} failed [${code}]: ${err.message}`, { sqlState: code }, err);
+  }
+  if ((code && CONNECTION_ERROR_CODES.has(code)) || /Connection terminated|connection timeout/i.test(err.message)) {
+    return failure(FailureType.ConnectionLost, `${what}: cannot reach the ${database} database (${code ?? err.message})`, undefined, err);
+  }
+  return failure(side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed, `${what} failed: ${err.message}`, undefined, err);
+}

@@ -1,0 +1,127 @@
+/**
+ * publish: moves staging into the target in one target transaction and drops staging.
+ *   replace: TRUNCATE + INSERT under an exclusive lock; readers wait and then see the new rows,
+ *            never an empty or half-loaded table; grants, indexes and dependent views survive.
+ *   append:  INSERT.
+ *   upsert:  INSERT ... ON CONFLICT (primary key) DO UPDATE.
+ * Idempotent: a row in pgferry.publications, written in the same transaction, marks the run as
+ * published, so a retry after a committed-but-unreported attempt changes nothing.
+ */
+import type pg from 'pg';
+import type { Databases } from '../src/db/databases.js';
+import { inTransaction } from '../src/db/databases.js';
+import { formatTable, quoteIdent, quoteTable, type TableRef } from '../src/shared/table-name.js';
+import type { CopyMode } from '../src/shared/copy-spec.js';
+import { toFailure } from './failures.js';
+
+export interface PublishInput {
+  target: string;
+  targetTable: TableRef;
+  staging: TableRef;
+  columns: string[];
+  primaryKey: string[];
+  mode: CopyMode;
+  /** Unique per workflow run: makes a retried publish a no-op. */
+  publishKey: string;
+  lockTimeoutMs?: number;
+}
+
+export interface PublishResult {
+  rows: number;
+  alreadyPublished: boolean;
+}
+
+export interface DropStagingInput {
+  target: string;
+  staging: TableRef;
+}
+
+const BOOKKEEPING = `CREATE SCHEMA IF NOT EXISTS pgferry;
+CREATE TABLE IF NOT EXISTS pgferry.publications (
+  publish_key text PRIMARY KEY,
+  target_table text NOT NULL,
+  mode text NOT NULL,
+  rows bigint NOT NULL,
+  published_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
+  try {
+    await client.query(BOOKKEEPING);
+  } catch (error) {
+    // Two first publishes racing to create the schema: the loser finds it there.
+    if (!['23505', '42P06', '42P07'].includes((error as { code?: string }).code ?? '')) throw error;
+  }
+}
+
+function moveRowsSql(input: PublishInput): string {
+  const columns = input.columns.map(quoteIdent).join(', ');
+  const insert = `INSERT INTO ${quoteTable(input.targetTable)} (${columns}) SELECT ${columns} FROM ${quoteTable(input.staging)}`;
+  if (input.mode !== 'upsert') return insert;
+  const key = input.primaryKey.map(quoteIdent).join(', ');
+  const updates = input.columns
+    .filter((column) => !input.primaryKey.includes(column))
+    .map((column) => `${quoteIdent(column)} = EXCLUDED.${quoteIdent(column)}`);
+  return `${insert} ON CONFLICT (${key}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
+}
+
+async function emptyTarget(client: pg.ClientBase, target: TableRef): Promise<void> {
+  await client.query('SAVEPOINT pgferry_truncate');
+  try {
+    await client.query(`TRUNCATE ${quoteTable(target)}`);
+  } catch (error) {
+    // TRUNCATE refuses tables referenced by foreign keys (0A000); DELETE honours them.
+    if ((error as { code?: string }).code !== '0A000') throw error;
+    await client.query('ROLLBACK TO SAVEPOINT pgferry_truncate');
+    await client.query(`DELETE FROM ${quoteTable(target)}`);
+  }
+}
+
+export function makePublish(databases: Databases) {
+  async function publish(input: PublishInput): Promise<PublishResult> {
+    try {
+      return await databases.withClient(input.target, async (client) => {
+        await ensureBookkeeping(client);
+        return inTransaction(client, async () => {
+          await client.query(`SET LOCAL lock_timeout = ${Math.round(input.lockTimeoutMs ?? 30_000)}`);
+          const done = await client.query<{ rows: string }>(
+            'SELECT rows::text FROM pgferry.publications WHERE publish_key = $1',
+            [input.publishKey],
+          );
+          if (done.rows[0]) {
+            await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
+            return { rows: Number(done.rows[0].rows), alreadyPublished: true };
+          }
+          const lockMode = input.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE';
+          await client.query(`LOCK TABLE ${quoteTable(input.targetTable)} IN ${lockMode} MODE`);
+          if (input.mode === 'replace') await emptyTarget(client, input.targetTable);
+          const moved = await client.query(moveRowsSql(input));
+          const rows = moved.rowCount ?? 0;
+          await client.query(
+            'INSERT INTO pgferry.publications (publish_key, target_table, mode, rows) VALUES ($1, $2, $3, $4)',
+            [input.publishKey, formatTable(input.targetTable), input.mode, rows],
+          );
+          await client.query(`DROP TABLE ${quoteTable(input.staging)}`);
+          return { rows, alreadyPublished: false };
+        });
+      });
+    } catch (error) {
+      throw toFailure(error, 'import', `publishing into ${formatTable(input.targetTable)}`);
+    }
+  }
+
+  /** Drops staging; used on success paths that skipped publish and on failure and cancellation. */
+  async function dropStaging(input: DropStagingInput): Promise<void> {
+    try {
+      await databases.withClient(input.target, async (client) => {
+        await client.query('SET lock_timeout = 30000');
+        await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
+        await client.query('RESET lock_timeout');
+      });
+    } catch (error) {
+      throw toFailure(error, 'import', `dropping staging ${formatTable(input.staging)}`);
+    }
+  }
+
+  return { publish, dropStaging };
+}

@@ -1,0 +1,67 @@
+/**
+ * verifyCounts: the source count taken in the export's snapshot, the rows the import reported
+ * and count(*) of staging must agree (and, with verify=checksum, the row digests); otherwise
+ * CountMismatch, which the workflow answers with one re-copy. Read-only, so idempotent.
+ */
+import type { Databases } from '../src/db/databases.js';
+import { FailureType } from '../src/shared/failure-types.js';
+import { formatCount } from '../src/shared/format.js';
+import { quoteTable, type TableRef } from '../src/shared/table-name.js';
+import type { VerifyMode } from '../src/shared/copy-spec.js';
+import { failure, toFailure } from './failures.js';
+import { rowDigestQuery, type RowDigest } from './row-digest.js';
+
+export interface VerifyCountsInput {
+  target: string;
+  staging: TableRef;
+  columns: string[];
+  verify: VerifyMode;
+  sourceRows: number;
+  importedRows: number;
+  streamedRows: number;
+  sourceDigest?: RowDigest;
+}
+
+export interface VerifyCountsResult {
+  stagedRows: number;
+  checksumMatched?: boolean;
+}
+
+export function makeVerifyCounts(databases: Databases) {
+  return async function verifyCounts(input: VerifyCountsInput): Promise<VerifyCountsResult> {
+    let staged: RowDigest;
+    try {
+      staged = await databases.withClient(input.target, async (client) => {
+        const query =
+          input.verify === 'checksum'
+            ? rowDigestQuery(input.staging, input.columns)
+            : `SELECT count(*)::text AS rows, '' AS digest FROM ${quoteTable(input.staging)}`;
+        return (await client.query<RowDigest>(query)).rows[0]!;
+      });
+    } catch (error) {
+      throw toFailure(error, 'import', 'counting staging');
+    }
+    const stagedRows = Number(staged.rows);
+    const counts = { sourceRows: input.sourceRows, importedRows: input.importedRows, streamedRows: input.streamedRows, stagedRows };
+    if (new Set(Object.values(counts)).size !== 1) {
+      throw failure(
+        FailureType.CountMismatch,
+        `row counts differ: source ${formatCount(input.sourceRows)}, imported ${formatCount(input.importedRows)}, ` +
+          `streamed ${formatCount(input.streamedRows)}, staged ${formatCount(stagedRows)}`,
+        counts,
+      );
+    }
+    if (input.verify === 'checksum') {
+      const matched = input.sourceDigest?.digest === staged.digest;
+      if (!matched) {
+        throw failure(FailureType.CountMismatch, `row digests differ: source ${input.sourceDigest?.digest}, staged ${staged.digest}`, {
+          ...counts,
+          sourceDigest: input.sourceDigest?.digest,
+          stagedDigest: staged.digest,
+        });
+      }
+      return { stagedRows, checksumMatched: true };
+    }
+    return { stagedRows };
+  };
+}
