@@ -1,0 +1,212 @@
+/**
+ * The docker-compose deployment (issue 5), checked without a Docker engine: the compose file is
+ * validated and resolved by the real `docker-compose`, the Dockerfile is read line by line, and the
+ * source seed runs through the real psql against a throwaway PostgreSQL server.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import pg from 'pg';
+import { createPgCluster, type PgCluster } from '../../src/dev/pg-cluster.js';
+import { PGFERRY_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+interface ComposeService {
+  image?: string;
+  environment?: Record<string, string>;
+  // docker-compose 1.x prints short syntax; Compose 2 prints the long one.
+  ports?: (string | { host_ip?: string; published?: string | number; target: number })[];
+  volumes?: (string | { source?: string; target: string; read_only?: boolean })[];
+  depends_on?: Record<string, { condition: string }>;
+  entrypoint?: string[];
+  command?: string[];
+  user?: string;
+}
+interface ComposeConfig {
+  services: Record<string, ComposeService>;
+}
+
+/** Runs docker-compose with only PATH and `env` (no stray COMPOSE_* or password variables). */
+async function compose(args: string[], env: Record<string, string> = {}) {
+  try {
+    return await execa('docker-compose', ['-f', 'docker-compose.yml', ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      extendEnv: false,
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') {
+      throw new Error(
+        'docker-compose not found: install the Debian package `docker-compose` (apt-get install docker-compose)',
+        {
+          cause: error,
+        },
+      );
+    }
+    throw error;
+  }
+}
+
+/** The resolved configuration. docker-compose 1.x prints YAML only; its own PyYAML reads it back. */
+async function resolvedConfig(env: Record<string, string> = {}): Promise<ComposeConfig> {
+  const { stdout: version } = await compose(['version', '--short']);
+  if (!version.trim().startsWith('1.')) {
+    return JSON.parse((await compose(['config', '--format', 'json'], env)).stdout) as ComposeConfig;
+  }
+  const { stdout: yaml } = await compose(['config'], env);
+  const toJson = 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)';
+  return JSON.parse((await execa('python3', ['-c', toJson], { input: yaml })).stdout) as ComposeConfig;
+}
+
+function service(config: ComposeConfig, name: string): ComposeService {
+  const found = config.services[name];
+  assert.ok(found, `docker-compose.yml has no service ${name}`);
+  return found;
+}
+
+function hostIp(port: NonNullable<ComposeService['ports']>[number]): string | undefined {
+  return typeof port === 'string' ? /^(\d+\.\d+\.\d+\.\d+):/.exec(port)?.[1] : port.host_ip;
+}
+
+describe('docker-compose.yml', { timeout: 60_000 }, () => {
+  let config: ComposeConfig;
+  before(async () => {
+    config = await resolvedConfig();
+  });
+
+  test('validates with docker-compose config -q', async () => {
+    const { exitCode, stderr } = await compose(['config', '-q']);
+    assert.equal(exitCode, 0);
+    assert.equal(stderr, '');
+  });
+
+  test('the worker gets TEMPORAL_ADDRESS and the source and target profiles with development passwords', () => {
+    const env = service(config, 'worker').environment ?? {};
+    assert.equal(env.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.equal(env.PGFERRY_CONN_SOURCE, 'postgres://postgres:pgferry@source-db:5432/postgres');
+    assert.equal(env.PGFERRY_CONN_TARGET, 'postgres://postgres:pgferry@target-db:5432/postgres');
+  });
+
+  test('passwords set in the environment reach both the databases and the worker profiles', async () => {
+    const custom = await resolvedConfig({ SOURCE_DB_PASSWORD: 'src-S3cret', TARGET_DB_PASSWORD: 'tgt-S3cret' });
+    assert.equal(service(custom, 'source-db').environment?.POSTGRES_PASSWORD, 'src-S3cret');
+    assert.equal(service(custom, 'target-db').environment?.POSTGRES_PASSWORD, 'tgt-S3cret');
+    const env = service(custom, 'worker').environment ?? {};
+    assert.equal(env.PGFERRY_CONN_SOURCE, 'postgres://postgres:src-S3cret@source-db:5432/postgres');
+    assert.equal(env.PGFERRY_CONN_TARGET, 'postgres://postgres:tgt-S3cret@target-db:5432/postgres');
+  });
+
+  test('every published port binds 127.0.0.1', () => {
+    const published = Object.entries(config.services).flatMap(([name, s]) => (s.ports ?? []).map((p) => ({ name, p })));
+    assert.deepEqual(published.map(({ name }) => name).sort(), ['source-db', 'target-db', 'temporal', 'temporal-ui']);
+    for (const { name, p } of published) assert.equal(hostIp(p), '127.0.0.1', `${name} publishes ${JSON.stringify(p)}`);
+  });
+
+  test('source-db mounts the seed file into docker-entrypoint-initdb.d read-only', () => {
+    const mounts = (service(config, 'source-db').volumes ?? []).map((v) =>
+      typeof v === 'string' ? v : `${v.source}:${v.target}${v.read_only ? ':ro' : ''}`,
+    );
+    const seed = mounts.find((m) => m.includes('/docker-entrypoint-initdb.d/'));
+    assert.ok(seed, `no seed mount in ${JSON.stringify(mounts)}`);
+    assert.match(seed, /\/docker\/source-seed\.sql:\/docker-entrypoint-initdb\.d\/[^:]+\.sql:ro$/);
+  });
+
+  test('the worker starts after healthy Temporal and databases and registered search attributes', () => {
+    assert.deepEqual(service(config, 'worker').depends_on, {
+      temporal: { condition: 'service_healthy' },
+      'temporal-setup': { condition: 'service_completed_successfully' },
+      'source-db': { condition: 'service_healthy' },
+      'target-db': { condition: 'service_healthy' },
+    });
+  });
+
+  test("temporal-setup registers pgferry's search attributes as Keyword", () => {
+    const script = (service(config, 'temporal-setup').command ?? []).join(' ');
+    for (const key of PGFERRY_SEARCH_ATTRIBUTES) {
+      assert.match(script, new RegExp(`--name ${key.name} --type Keyword`));
+    }
+  });
+
+  test('Temporal images are pinned to a 1.2x server and a fixed UI tag', () => {
+    assert.match(service(config, 'temporal').image ?? '', /^temporalio\/auto-setup:1\.2\d\.\d+$/);
+    assert.match(service(config, 'temporal-ui').image ?? '', /^temporalio\/ui:\d+\.\d+\.\d+$/);
+  });
+});
+
+const INSTRUCTIONS = new Set(
+  'FROM RUN CMD LABEL EXPOSE ENV ADD COPY ENTRYPOINT VOLUME USER WORKDIR ARG ONBUILD STOPSIGNAL HEALTHCHECK SHELL'.split(
+    ' ',
+  ),
+);
+
+describe('Dockerfile', () => {
+  let instructions: { keyword: string; args: string }[];
+  before(async () => {
+    const text = await readFile(new URL('Dockerfile', `file://${root}`), 'utf8');
+    // Comments and blank lines go first, then backslash continuations join their instruction.
+    const lines = text.split('\n').filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'));
+    instructions = lines
+      .join('\n')
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .map((line) => {
+        const [, keyword = '', args = ''] = /^\s*(\S+)\s*(.*)$/.exec(line) ?? [];
+        return { keyword, args };
+      });
+  });
+
+  test('every instruction is a known Dockerfile instruction', () => {
+    for (const { keyword, args } of instructions) assert.ok(INSTRUCTIONS.has(keyword), `unknown: ${keyword} ${args}`);
+  });
+
+  test('the runtime stage is node:20-bookworm-slim with psql and setpriv, run by a non-root user', () => {
+    const lastFrom = instructions.map((i) => i.keyword).lastIndexOf('FROM');
+    const runtime = instructions.slice(lastFrom);
+    assert.equal(runtime[0]?.args, 'node:20-bookworm-slim');
+    const run = runtime
+      .filter((i) => i.keyword === 'RUN')
+      .map((i) => i.args)
+      .join(' ');
+    assert.match(run, /apt-get install -y --no-install-recommends postgresql-client util-linux/);
+    const user = runtime.filter((i) => i.keyword === 'USER').at(-1)?.args;
+    assert.ok(user && user !== 'root' && user !== '0', `runtime user: ${user}`);
+  });
+
+  test('CMD runs the pgferry worker', () => {
+    const cmd = instructions.filter((i) => i.keyword === 'CMD').at(-1)?.args ?? '';
+    assert.deepEqual(JSON.parse(cmd), ['node', 'bin/pgferry.js', 'worker']);
+  });
+});
+
+describe('source seed (docker/source-seed.sql)', { timeout: 180_000 }, () => {
+  let cluster: PgCluster;
+  before(async () => {
+    cluster = await createPgCluster({ name: 'compose-seed' });
+  });
+  after(async () => {
+    await cluster?.destroy();
+  });
+
+  test('loads 100,000 rows into public."고객_주문" through psql as the postgres image does', async () => {
+    const env = { PGHOST: cluster.host, PGPORT: String(cluster.port), PGUSER: 'postgres', PGDATABASE: 'postgres' };
+    await execa('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '--no-password', '-q', '-f', 'docker/source-seed.sql'], {
+      cwd: root,
+      env: { ...env, PGPASSWORD: cluster.password },
+    });
+    const client = new pg.Client({ connectionString: cluster.url() });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ rows: string; ids: string; nulls: string; korean: string }>(
+        `SELECT count(*) AS rows, count(DISTINCT id) AS ids, count(*) FILTER (WHERE note IS NULL) AS nulls,
+                count(*) FILTER (WHERE customer_name ~ '[가-힣]') AS korean
+           FROM public."고객_주문"`,
+      );
+      assert.deepEqual(rows[0], { rows: '100000', ids: '100000', nulls: '20000', korean: '100000' });
+    } finally {
+      await client.end();
+    }
+  });
+});
