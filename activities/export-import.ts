@@ -47,6 +47,8 @@ export interface ExportImportResult {
   /** With verify=checksum: the source's row digest in the same snapshot. */
   sourceDigest?: RowDigest;
   durationMs: number;
+  /** Which attempt of the activity produced this result. */
+  attempt: number;
 }
 
 /** Heartbeat details, shown in the UI's pending-activity view and read by `status`. */
@@ -169,6 +171,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         sourceRows: counts.rows,
         sourceDigest: counts.digest,
         durationMs: Date.now() - started,
+        attempt: info.attempt,
       };
     } finally {
       await snapshotClient?.end().catch(() => undefined);

@@ -1,0 +1,101 @@
+/** `pgferry status | list | cancel`: look at and stop runs. */
+import type { Command } from 'commander';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { connectClient } from '../../client/connect.js';
+import { failedAttempts, liveProgress, rootFailure } from '../../client/outcome.js';
+import { formatBytes, formatCount } from '../../shared/format.js';
+import { CliError } from '../cli-error.js';
+
+async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>): Promise<T> {
+  const connected = await connectClient();
+  try {
+    return await fn(connected.client);
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new CliError(`no such workflow: ${error.workflowId}`);
+    throw error;
+  } finally {
+    await connected.close();
+  }
+}
+
+export function registerInspectCommands(program: Command): void {
+  program
+    .command('status')
+    .description('show a copy: status, phase, progress and every failed attempt with its type')
+    .argument('<workflow-id>')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (workflowId: string, flags: { json?: boolean }) =>
+      withClient(async (client) => {
+        const handle = client.workflow.getHandle(workflowId);
+        const description = await handle.describe();
+        const running = description.status.name === 'RUNNING';
+        const progress = running ? await liveProgress(handle) : undefined;
+        let result: { rows?: number; bytes?: number } | undefined;
+        let failure: { type: string; message: string } | undefined;
+        if (!running) {
+          try {
+            result = (await handle.result()) as { rows: number; bytes: number };
+          } catch (error) {
+            failure = rootFailure(error);
+          }
+        }
+        const status = {
+          workflowId,
+          runId: description.runId,
+          status: description.status.name,
+          summary: (await description.staticSummary()) ?? undefined,
+          phase: progress?.phase ?? (running ? 'starting' : 'done'),
+          rows: progress?.rows ?? result?.rows,
+          bytes: progress?.bytes ?? result?.bytes,
+          startTime: description.startTime.toISOString(),
+          closeTime: description.closeTime?.toISOString(),
+          attempts: await failedAttempts(client, workflowId, description.runId),
+          ...(failure ? { failure } : {}),
+        };
+        if (flags.json) {
+          console.log(JSON.stringify(status));
+          return;
+        }
+        console.log(`${status.workflowId}  ${status.status}  ${status.summary ?? ''}`);
+        console.log(`  phase ${status.phase}, ${formatCount(status.rows ?? 0)} rows, ${formatBytes(status.bytes ?? 0)}`);
+        for (const attempt of status.attempts) {
+          console.log(`  ${attempt.activity} attempt ${attempt.attempt} failed: ${attempt.failureType}: ${attempt.message}`);
+        }
+        if (failure) console.log(`  failed: ${failure.type}: ${failure.message}`);
+      }),
+    );
+
+  program
+    .command('cancel')
+    .description('cancel a running copy; staging is dropped and the target keeps what it had')
+    .argument('<workflow-id>')
+    .action(async (workflowId: string) =>
+      withClient(async (client) => {
+        await client.workflow.getHandle(workflowId).cancel();
+        console.error(`cancellation requested for ${workflowId}`);
+      }),
+    );
+
+  program
+    .command('list')
+    .description('list recent copies')
+    .option('--json', 'print a JSON array on stdout')
+    .option('--limit <n>', 'how many runs', '20')
+    .action(async (flags: { json?: boolean; limit: string }) =>
+      withClient(async (client) => {
+        const runs = [];
+        for await (const run of client.workflow.list({ query: "WorkflowType = 'copyTable'" })) {
+          runs.push({
+            workflowId: run.workflowId,
+            runId: run.runId,
+            status: run.status.name,
+            startTime: run.startTime.toISOString(),
+            closeTime: run.closeTime?.toISOString(),
+          });
+          if (runs.length >= Number(flags.limit)) break;
+        }
+        if (flags.json) console.log(JSON.stringify(runs));
+        else for (const run of runs) console.log(`${run.startTime}  ${run.status.padEnd(10)}  ${run.workflowId}`);
+      }),
+    );
+}

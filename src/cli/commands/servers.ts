@@ -1,0 +1,95 @@
+/** `pgferry dev`, `pgferry worker` and `pgferry demo`: the long-running commands. */
+import type { Command } from 'commander';
+import { startDevServer } from '../../dev/dev-server.js';
+import { runDemo } from '../../dev/demo.js';
+import { createPgferryWorker } from '../../worker/create-worker.js';
+import { temporalSettings } from '../../config/environment.js';
+import { loadConnectionProfiles } from '../../config/connections.js';
+import { formatBytes, formatCount, formatDuration } from '../../shared/format.js';
+import { CliError } from '../cli-error.js';
+
+const say = (message: string) => console.error(`pgferry: ${message}`);
+
+/** Resolves on the first Ctrl-C or SIGTERM. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535) throw new CliError(`not a port: ${value}`);
+  return parsed;
+}
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('dev')
+    .description('run a Temporal dev server with its UI and a pgferry worker in the foreground')
+    .option('--port <port>', 'Temporal frontend port', port, 7233)
+    .option('--ui-port <port>', 'Temporal UI port', port, 8233)
+    .action(async (flags: { port: number; uiPort: number }) => {
+      const settings = temporalSettings();
+      const server = await startDevServer({ port: flags.port, uiPort: flags.uiPort, onProgress: say });
+      const profiles = loadConnectionProfiles();
+      const worker = await createPgferryWorker({
+        connection: server.env.nativeConnection,
+        settings: { ...settings, address: server.address, namespace: server.namespace },
+        profiles,
+      });
+      const running = worker.run();
+      console.log(`pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}`);
+      if (profiles.size === 0) say('no PGFERRY_CONN_<NAME> profiles are set: copies will fail as UnknownConnection');
+      const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
+      if (signal) say(`${signal}: stopping the worker and the dev server`);
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await server.teardown();
+    });
+
+  program
+    .command('worker')
+    .description('run a pgferry worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PGFERRY_TASK_QUEUE, PGFERRY_CONN_<NAME>)')
+    .action(async () => {
+      const settings = temporalSettings();
+      const profiles = loadConnectionProfiles();
+      const worker = await createPgferryWorker({ settings, profiles }).catch((error: unknown) => {
+        throw new CliError(`cannot start the worker against Temporal at ${settings.address}: ${(error as Error).message}`);
+      });
+      say(`worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`);
+      const running = worker.run();
+      const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
+      if (signal) say(`${signal}: finishing running activities, then stopping`);
+      worker.shutdown();
+      await running;
+    });
+
+  program
+    .command('demo')
+    .description('copy a seeded 100,000-row table between two throwaway clusters through Temporal, then stop')
+    .option('--keep', 'leave the dev server, UI and clusters running until Ctrl-C')
+    .action(async (flags: { keep?: boolean }) => {
+      const demo = await runDemo({ onProgress: say });
+      const { outcome, uiLink, elapsedMs, sourceDigest, targetDigest } = demo.result;
+      const identical = outcome.status === 'COMPLETED' && sourceDigest.digest === targetDigest.digest;
+      console.log(`workflow   ${outcome.workflowId} (run ${outcome.runId})`);
+      console.log(`status     ${outcome.status}${outcome.failure ? `: ${outcome.failure.type}: ${outcome.failure.message}` : ''}`);
+      console.log(`UI         ${uiLink ?? '(no UI)'}`);
+      console.log(`copied     ${formatCount(outcome.rows ?? 0)} rows, ${formatBytes(outcome.bytes ?? 0)}`);
+      console.log(`elapsed    ${formatDuration(elapsedMs)} (run ${formatDuration(outcome.durationMs ?? 0)})`);
+      console.log(`verified   target rows ${identical ? 'equal' : 'DIFFER FROM'} source rows (${formatCount(targetDigest.rows)} rows, md5 ${targetDigest.digest})`);
+      if (flags.keep) {
+        console.log(`kept       Temporal at ${demo.server.address}; press Ctrl-C to stop everything`);
+        await untilSignal();
+      }
+      await demo.stop();
+      if (!identical) process.exitCode = 1;
+    });
+}

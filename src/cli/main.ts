@@ -1,0 +1,35 @@
+/**
+ * The `pgferry` command line. People read stderr; programs read stdout (`--json`). Errors a
+ * person can fix are one line and exit code 2; a copy that did not complete exits 1.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerCopyCommand } from './commands/copy.js';
+import { registerInspectCommands } from './commands/inspect.js';
+import { registerServerCommands } from './commands/servers.js';
+import { CliError } from './cli-error.js';
+import { CopyAlreadyRunningError } from '../client/start-copy.js';
+
+const program = new Command('pgferry')
+  .description('Durable PostgreSQL table copies on Temporal')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+registerCopyCommand(program);
+registerInspectCommands(program);
+registerServerCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (error instanceof CliError || error instanceof CopyAlreadyRunningError) {
+    console.error(`pgferry: ${error.message}`);
+    process.exitCode = error instanceof CliError ? error.exitCode : 3;
+  } else {
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    console.error(`pgferry: ${error instanceof Error ? error.message : String(error)}${cause}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * What a finished or running copy looks like to a person or a program: the `--json` objects of
+ * `copy --wait` and `status`, built from the workflow's description, result and history.
+ */
+import { ActivityFailure, ApplicationFailure, type Client, type WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { CopyProgress, CopyTableResult } from '../shared/copy-spec.js';
+
+// @temporalio/proto is CommonJS: take the namespace from its default export.
+const { temporal } = proto;
+
+export interface FailureSummary {
+  type: string;
+  message: string;
+}
+
+export interface CopyOutcome {
+  workflowId: string;
+  runId: string;
+  status: string;
+  rows?: number;
+  bytes?: number;
+  durationMs?: number;
+  failure?: FailureSummary;
+}
+
+export interface AttemptSummary {
+  activity: string;
+  attempt: number;
+  failureType: string;
+  message: string;
+}
+
+/** The innermost named failure of a chain (WorkflowFailedError → ActivityFailure → ApplicationFailure). */
+export function rootFailure(error: unknown): FailureSummary {
+  let current: unknown = error;
+  let named: FailureSummary | undefined;
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure && current.type) named = { type: current.type, message: current.message };
+    else if (!named && !(current instanceof ActivityFailure) && current.name !== 'WorkflowFailedError') {
+      named = { type: current.name, message: current.message };
+    }
+    current = current.cause;
+  }
+  return named ?? { type: 'Unknown', message: String(error) };
+}
+
+/** Waits for the run to close and summarises it; never throws for a failed run. */
+export async function awaitOutcome(handle: WorkflowHandle): Promise<CopyOutcome> {
+  let result: CopyTableResult | undefined;
+  let failure: FailureSummary | undefined;
+  try {
+    result = (await handle.result()) as CopyTableResult;
+  } catch (error) {
+    failure = rootFailure(error);
+  }
+  const description = await handle.describe();
+  const durationMs = description.closeTime ? description.closeTime.getTime() - description.startTime.getTime() : undefined;
+  return {
+    workflowId: description.workflowId,
+    runId: description.runId,
+    status: description.status.name,
+    ...(result ? { rows: result.rows, bytes: result.bytes } : {}),
+    durationMs,
+    ...(failure ? { failure } : {}),
+  };
+}
+
+function failureOf(info: proto.temporal.api.failure.v1.IFailure | null | undefined): { type: string; message: string } {
+  return { type: info?.applicationFailureInfo?.type || info?.cause?.applicationFailureInfo?.type || 'Unknown', message: info?.message ?? '' };
+}
+
+/**
+ * Every failed activity attempt of a run: retried attempts show in history as the next
+ * attempt's `lastFailure`, final failures as failed events, and running ones as pending.
+ */
+export async function failedAttempts(client: Client, workflowId: string, runId?: string): Promise<AttemptSummary[]> {
+  const handle = client.workflow.getHandle(workflowId, runId);
+  const history = await handle.fetchHistory();
+  const names = new Map<string, string>();
+  const startedAttempts = new Map<string, number>();
+  const attempts: AttemptSummary[] = [];
+  const EventType = temporal.api.enums.v1.EventType;
+  for (const event of history.events ?? []) {
+    const id = String(event.eventId);
+    if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
+      names.set(id, event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?');
+    } else if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) {
+      const started = event.activityTaskStartedEventAttributes;
+      startedAttempts.set(id, started?.attempt ?? 1);
+      if (started?.lastFailure && (started.attempt ?? 1) > 1) {
+        const activity = names.get(String(started.scheduledEventId)) ?? '?';
+        attempts.push({ activity, attempt: (started.attempt ?? 2) - 1, ...renameFailure(failureOf(started.lastFailure)) });
+      }
+    } else if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED) {
+      const failed = event.activityTaskFailedEventAttributes;
+      const activity = names.get(String(failed?.scheduledEventId)) ?? '?';
+      const attempt = startedAttempts.get(String(failed?.startedEventId)) ?? 1;
+      attempts.push({ activity, attempt, ...renameFailure(failureOf(failed?.failure)) });
+    }
+  }
+  const description = await handle.describe();
+  for (const pending of description.raw.pendingActivities ?? []) {
+    if (pending.lastFailure) {
+      attempts.push({
+        activity: pending.activityType?.name ?? '?',
+        attempt: (pending.attempt ?? 2) - 1,
+        ...renameFailure(failureOf(pending.lastFailure)),
+      });
+    }
+  }
+  return attempts;
+}
+
+function renameFailure(failure: { type: string; message: string }): { failureType: string; message: string } {
+  return { failureType: failure.type, message: failure.message };
+}
+
+/** The workflow's progress query, or undefined once it cannot answer (closed, no worker). */
+export async function queryProgress(handle: WorkflowHandle): Promise<CopyProgress | undefined> {
+  try {
+    return await handle.query<CopyProgress>('progress');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Live progress: the workflow's phase from the `progress` query, with rows, bytes and rate
+ * from the running exportImport's last heartbeat.
+ */
+export async function liveProgress(handle: WorkflowHandle): Promise<CopyProgress | undefined> {
+  const progress = await queryProgress(handle);
+  if (!progress) return undefined;
+  const description = await handle.describe().catch(() => undefined);
+  const pending = description?.raw.pendingActivities?.find((activity) => activity.activityType?.name === 'exportImport');
+  const payload = pending?.heartbeatDetails?.payloads?.[0];
+  if (!payload) return progress;
+  const beat = defaultPayloadConverter.fromPayload<Partial<CopyProgress> & { bytesPerSecond?: number }>(payload);
+  return {
+    ...progress,
+    rows: beat.rows ?? progress.rows,
+    bytes: beat.bytes ?? progress.bytes,
+    bytesPerSecond: beat.bytesPerSecond,
+    sourceRows: beat.sourceRows ?? progress.sourceRows,
+    attempt: pending?.attempt ?? progress.attempt,
+  };
+}

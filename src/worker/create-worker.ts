@@ -1,0 +1,65 @@
+/**
+ * The pgferry worker: copyTable workflows and the activities, on one task queue. Any number of
+ * workers can share the queue; each resolves connection profiles from its own environment.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import { loadConnectionProfiles, type ConnectionProfiles } from '../config/connections.js';
+import { temporalSettings, type TemporalSettings } from '../config/environment.js';
+import { Databases } from '../db/databases.js';
+import { findExecutable } from '../pipe/launcher.js';
+
+/** The workflows entry, as .ts under tsx (tests, dev) or .js when compiled. */
+export function workflowsPath(): string {
+  const base = fileURLToPath(new URL('../../workflows/index', import.meta.url));
+  return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
+}
+
+export interface PgferryWorkerOptions {
+  connection?: NativeConnection;
+  settings?: TemporalSettings;
+  profiles?: ConnectionProfiles;
+  /** psql to run; default: `psql` on PATH. */
+  psqlPath?: string;
+  /** Time running activities get to finish on shutdown before they are cancelled. */
+  shutdownGraceTime?: string;
+}
+
+export interface PgferryWorker {
+  worker: Worker;
+  /** Runs until shutdown() or a fatal error; closes pools and the connection it opened. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/** Creates a worker (bundling the workflows) ready to run. */
+export async function createPgferryWorker(options: PgferryWorkerOptions = {}): Promise<PgferryWorker> {
+  const settings = options.settings ?? temporalSettings();
+  const ownConnection = options.connection ? undefined : await NativeConnection.connect({ address: settings.address });
+  const connection = options.connection ?? ownConnection!;
+  const databases = new Databases(options.profiles ?? loadConnectionProfiles(), (profile, error) =>
+    console.error(`pgferry: idle connection to profile ${profile} failed: ${error.message}`),
+  );
+  const worker = await Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    workflowsPath: workflowsPath(),
+    activities: createActivities({ databases, psqlPath: options.psqlPath ?? findExecutable('psql') }),
+    shutdownGraceTime: options.shutdownGraceTime ?? '10s',
+  });
+  return {
+    worker,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        await databases.end();
+        await ownConnection?.close();
+      }
+    },
+    shutdown: () => worker.shutdown(),
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * copyTable: createStaging → exportImport → verifyCounts → publish, with staging dropped on
+ * failure and cancellation. Deterministic workflow code: it sees activities only as types.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, ExportImportResult } from '../activities/index.js';
+import type { CopyPhase, CopyProgress, CopyTableInput, CopyTableResult } from '../src/shared/copy-spec.js';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../src/shared/failure-types.js';
+import { formatBytes, formatCount } from '../src/shared/format.js';
+import { formatTable, type TableRef } from '../src/shared/table-name.js';
+import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js';
+
+/** Live progress of a copy, for `pgferry status` and `copy --wait`. */
+export const progressQuery = defineQuery<CopyProgress>('progress');
+
+function isFailureOfType(error: unknown, type: FailureType): boolean {
+  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === type;
+}
+
+export async function copyTable(input: CopyTableInput): Promise<CopyTableResult> {
+  const settings = resolveCopyDefaults(input);
+  const targetTable: TableRef = input.targetTable ?? input.table;
+  const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
+  const { createStaging, verifyCounts, publish } = proxyActivities<Activities>({
+    startToCloseTimeout: '10m',
+    retry: { ...retry, maximumAttempts: 5 },
+  });
+  const { exportImport } = proxyActivities<Activities>({
+    startToCloseTimeout: settings.copyTimeout,
+    heartbeatTimeout: settings.heartbeatTimeout,
+    retry: { ...retry, maximumAttempts: settings.maxAttempts },
+  });
+  const { dropStaging } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 3 } });
+
+  const started = Date.now();
+  const phaseDurationsMs: Partial<Record<CopyPhase, number>> = {};
+  let progress: CopyProgress = { phase: 'starting', rows: 0, bytes: 0, attempt: 0 };
+  setHandler(progressQuery, () => progress);
+  const summary = copySummary(input);
+  async function phase<T>(name: CopyPhase, details: string, run: () => Promise<T>): Promise<T> {
+    progress = { ...progress, phase: name };
+    setCurrentDetails(`**${summary}**\n\nphase: **${name}**: ${details}`);
+    const phaseStarted = Date.now();
+    try {
+      return await run();
+    } finally {
+      phaseDurationsMs[name] = (phaseDurationsMs[name] ?? 0) + Date.now() - phaseStarted;
+    }
+  }
+
+  let staging: TableRef | undefined;
+  try {
+    const staged = await phase('createStaging', 'checking schemas, creating staging', () =>
+      createStaging.executeWithOptions({ summary: `staging for ${input.target}:${formatTable(targetTable)}` }, [
+        { source: input.source, target: input.target, sourceTable: input.table, targetTable, mode: input.mode },
+      ]),
+    );
+    staging = staged.staging;
+    const stagingTable = staged.staging;
+
+    let copied: ExportImportResult | undefined;
+    let attempts = 0;
+    // A count mismatch earns exactly one re-copy: the data may have been caught mid-change.
+    for (let round = 1; !copied; round++) {
+      const result = await phase('exportImport', `psql pipe into ${formatTable(stagingTable)}`, () =>
+        exportImport.executeWithOptions(
+          { summary: `${input.source}:${formatTable(input.table)} → staging ${formatTable(stagingTable)} (${settings.format})` },
+          [
+            {
+              source: input.source,
+              target: input.target,
+              sourceTable: input.table,
+              staging: stagingTable,
+              columns: staged.columns,
+              selectForm: staged.selectForm,
+              format: settings.format,
+              verify: settings.verify,
+              stallTimeoutMs: settings.stallTimeoutMs,
+            },
+          ],
+        ),
+      );
+      attempts += result.attempt;
+      progress = { ...progress, rows: result.importedRows, bytes: result.bytes, sourceRows: result.sourceRows, attempt: attempts };
+      try {
+        await phase('verifyCounts', `${formatCount(result.importedRows)} rows, ${formatBytes(result.bytes)}`, () =>
+          verifyCounts.executeWithOptions({ summary: `verify ${settings.verify}` }, [
+            {
+              target: input.target,
+              staging: stagingTable,
+              columns: staged.columns,
+              verify: settings.verify,
+              sourceRows: result.sourceRows,
+              importedRows: result.importedRows,
+              streamedRows: result.streamedRows,
+              sourceDigest: result.sourceDigest,
+            },
+          ]),
+        );
+        copied = result;
+      } catch (error) {
+        if (round === 1 && isFailureOfType(error, FailureType.CountMismatch)) {
+          log.warn('count mismatch, copying once more', { error: String(error) });
+          continue;
+        }
+        throw error;
+      }
+    }
+
+    const published = await phase('publish', `${input.mode} into ${input.target}:${formatTable(targetTable)}`, () =>
+      publish.executeWithOptions({ summary: `${input.mode} ${input.target}:${formatTable(targetTable)}` }, [
+        {
+          target: input.target,
+          targetTable,
+          staging: stagingTable,
+          columns: staged.columns,
+          primaryKey: staged.primaryKey,
+          mode: input.mode,
+          publishKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
+        },
+      ]),
+    );
+    progress = { ...progress, phase: 'done' };
+    setCurrentDetails(`**${summary}**\n\ndone: ${formatCount(published.rows)} rows, ${formatBytes(copied.bytes)}`);
+    return {
+      rows: copied.importedRows,
+      bytes: copied.bytes,
+      sourceRows: copied.sourceRows,
+      attempts,
+      phaseDurationsMs: { ...phaseDurationsMs, done: Date.now() - started },
+      targetTable,
+      mode: input.mode,
+    };
+  } catch (error) {
+    if (staging) {
+      const toDrop = staging;
+      // Cleanup must run even when the workflow itself is being cancelled.
+      await CancellationScope.nonCancellable(() =>
+        phase('cleanup', `dropping ${formatTable(toDrop)}`, () => dropStaging({ target: input.target, staging: toDrop })),
+      ).catch((cleanupError: unknown) => log.error('could not drop staging', { error: String(cleanupError) }));
+    }
+    throw error;
+  }
+}

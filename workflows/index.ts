@@ -1,0 +1,2 @@
+/** The workflow bundle's entry: every workflow the worker registers. */
+export { copyTable, progressQuery } from './copy-table.js';
