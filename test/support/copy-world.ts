@@ -1,0 +1,66 @@
+/**
+ * A source and a target cluster with the activities wired to them, shared by the tests of one
+ * file (before/after hooks). Profiles: `source`, `target`, and `wrongpass` (the source with a
+ * wrong password).
+ */
+import { createPgCluster, type PgCluster } from '../../src/dev/pg-cluster.js';
+import { loadConnectionProfiles, type ConnectionProfiles } from '../../src/config/connections.js';
+import { Databases } from '../../src/db/databases.js';
+import { findExecutable } from '../../src/pipe/launcher.js';
+import { createActivities, type Activities } from '../../activities/index.js';
+
+export interface CopyWorld {
+  source: PgCluster;
+  target: PgCluster;
+  sourceUrl: string;
+  targetUrl: string;
+  /** A password that is not the source's; `wrongpass` uses it. */
+  wrongPassword: string;
+  psqlPath: string;
+  profiles: ConnectionProfiles;
+  databases: Databases;
+  activities: Activities;
+  close(): Promise<void>;
+}
+
+/** Finds psql or fails: a missing binary is a test failure, never a skip. */
+export function requirePsql(): string {
+  const psqlPath = findExecutable('psql');
+  if (!psqlPath) throw new Error('psql is not on PATH: install postgresql-client');
+  return psqlPath;
+}
+
+export async function createCopyWorld(): Promise<CopyWorld> {
+  const psqlPath = requirePsql();
+  const created = await Promise.allSettled([createPgCluster({ name: 'source' }), createPgCluster({ name: 'target' })]);
+  const clusters = created.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
+  const failed = created.find((c) => c.status === 'rejected');
+  if (failed) {
+    await Promise.all(clusters.map((cluster) => cluster.destroy()));
+    throw failed.reason;
+  }
+  const [source, target] = clusters as [PgCluster, PgCluster];
+  const wrongPassword = 'not-the-password-0123';
+  const wrongUrl = source.url().replace(encodeURIComponent(source.password), wrongPassword);
+  const profiles = loadConnectionProfiles({
+    PGFERRY_CONN_SOURCE: source.url(),
+    PGFERRY_CONN_TARGET: target.url(),
+    PGFERRY_CONN_WRONGPASS: wrongUrl,
+  });
+  const databases = new Databases(profiles);
+  return {
+    source,
+    target,
+    sourceUrl: source.url(),
+    targetUrl: target.url(),
+    wrongPassword,
+    psqlPath,
+    profiles,
+    databases,
+    activities: createActivities({ databases, psqlPath }),
+    close: async () => {
+      await databases.end().catch(() => undefined);
+      await Promise.all([source.destroy(), target.destroy()]);
+    },
+  };
+}
