@@ -4,6 +4,19 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const nodeBuiltins = [
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'crypto',
+  'net',
+  'http',
+  'https',
+  'stream',
+  'events',
+  'util',
+];
 const sandboxForbidden = {
   patterns: [
     { group: ['node:*'], message: 'Workflow code runs in the Temporal sandbox: no Node built-ins.' },
@@ -15,8 +28,11 @@ const sandboxForbidden = {
       group: ['**/activities/*', '!**/activities/index.js'],
       message: 'Import activities as types only, through activities/index.js.',
     },
-  ],
-  paths: ['fs', 'path', 'os', 'child_process', 'crypto', 'net', 'http', 'https', 'stream', 'events', 'util'],
+  ].map((pattern) => ({ ...pattern, allowTypeImports: true })),
+  paths: nodeBuiltins.map((name) => ({
+    name,
+    message: 'Workflow code runs in the Temporal sandbox: no Node built-ins.',
+  })),
 };
 
 export default tseslint.config(
@@ -33,7 +49,7 @@ export default tseslint.config(
   },
   {
     files: ['workflows/**/*.ts', 'src/shared/**/*.ts'],
-    rules: { '@typescript-eslint/no-restricted-imports': ['error', { ...sandboxForbidden, allowTypeImports: true }] },
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', sandboxForbidden] },
   },
   {
     files: ['test/**/*.ts'],

@@ -45,7 +45,9 @@ function schemaDifferences(source: TableDefinition, target: TableDefinition): st
     const match = targetColumns.get(column.name);
     if (!match) differences.push(`column ${quoteIdent(column.name)} is missing`);
     else if (match.type !== column.type) {
-      differences.push(`column ${quoteIdent(column.name)} is ${match.type} on the target, ${column.type} on the source`);
+      differences.push(
+        `column ${quoteIdent(column.name)} is ${match.type} on the target, ${column.type} on the source`,
+      );
     }
   }
   return differences;
@@ -55,7 +57,10 @@ export function makeCreateStaging(databases: Databases) {
   return async function createStaging(input: CreateStagingInput): Promise<CreateStagingResult> {
     const { sourceTable, targetTable } = input;
     if (input.source.toLowerCase() === input.target.toLowerCase() && sameTable(sourceTable, targetTable)) {
-      throw failure(FailureType.InvalidCopySpec, `source and target are the same table: ${input.source}:${formatTable(sourceTable)}`);
+      throw failure(
+        FailureType.InvalidCopySpec,
+        `source and target are the same table: ${input.source}:${formatTable(sourceTable)}`,
+      );
     }
     const source = await databases
       .withClient(input.source, (client) => readTableDefinition(client, sourceTable))
@@ -63,16 +68,25 @@ export function makeCreateStaging(databases: Databases) {
         throw toFailure(error, 'export', 'reading the source table definition');
       });
     if (!source) {
-      throw failure(FailureType.SourceTableNotFound, `source table ${input.source}:${formatTable(sourceTable)} does not exist`);
+      throw failure(
+        FailureType.SourceTableNotFound,
+        `source table ${input.source}:${formatTable(sourceTable)} does not exist`,
+      );
     }
     if (!COPYABLE_KINDS.has(source.kind) || source.columns.length === 0) {
-      throw failure(FailureType.InvalidCopySpec, `${formatTable(sourceTable)} is not a table with columns that can be copied`);
+      throw failure(
+        FailureType.InvalidCopySpec,
+        `${formatTable(sourceTable)} is not a table with columns that can be copied`,
+      );
     }
     if (input.mode === 'upsert' && source.primaryKey.length === 0) {
       // Checked on the target below too; a new target gets the source's key, so both need one.
       const target = await databases.withClient(input.target, (client) => readTableDefinition(client, targetTable));
       if (!target || target.primaryKey.length === 0) {
-        throw failure(FailureType.InvalidCopySpec, `upsert needs a primary key on ${input.target}:${formatTable(targetTable)}`);
+        throw failure(
+          FailureType.InvalidCopySpec,
+          `upsert needs a primary key on ${input.target}:${formatTable(targetTable)}`,
+        );
       }
     }
 
@@ -93,11 +107,16 @@ export function makeCreateStaging(databases: Databases) {
               );
             }
             if (input.mode === 'upsert' && existing.primaryKey.length === 0) {
-              throw failure(FailureType.InvalidCopySpec, `upsert needs a primary key on ${input.target}:${formatTable(targetTable)}`);
+              throw failure(
+                FailureType.InvalidCopySpec,
+                `upsert needs a primary key on ${input.target}:${formatTable(targetTable)}`,
+              );
             }
           } else {
             await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(targetTable.schema)}`);
-            const key = source.primaryKey.length ? [`PRIMARY KEY (${source.primaryKey.map(quoteIdent).join(', ')})`] : [];
+            const key = source.primaryKey.length
+              ? [`PRIMARY KEY (${source.primaryKey.map(quoteIdent).join(', ')})`]
+              : [];
             const definition = [...source.columns.map((column) => columnSql(column, true)), ...key].join(', ');
             await client.query(`CREATE TABLE ${quoteTable(targetTable)} (${definition})`);
             createdTarget = true;

@@ -184,7 +184,9 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
 async function holdSnapshot(client: pg.Client, table: TableRef): Promise<string> {
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [quoteTable(table)]);
+    const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [
+      quoteTable(table),
+    ]);
     if (!exists.rows[0]?.oid) {
       throw failure(FailureType.SourceTableNotFound, `source table ${formatTable(table)} does not exist`);
     }
@@ -239,5 +241,7 @@ function heartbeatProgress(
 /** The SDK's own cancellation, rethrown unwrapped once both processes are gone. */
 function cancellationOf(context: Context): unknown {
   const reason: unknown = context.cancellationSignal.reason;
-  return reason instanceof CancelledFailure ? reason : new CancelledFailure(String(reason ?? 'cancelled'));
+  return reason instanceof CancelledFailure
+    ? reason
+    : new CancelledFailure(reason instanceof Error ? reason.message : 'cancelled');
 }

@@ -18,7 +18,14 @@ export function failure(type: FailureType, message: string, details?: unknown, c
   });
 }
 
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+]);
 
 interface PgLikeError extends Error {
   code?: string;
@@ -35,11 +42,22 @@ export function toFailure(error: unknown, side: 'export' | 'import', what: strin
   const code = (err as PgLikeError).code;
   const database = side === 'export' ? 'source' : 'target';
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
-    const type = failureTypeForSqlState(code, side) ?? (side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed);
+    const type =
+      failureTypeForSqlState(code, side) ?? (side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed);
     return failure(type, `${what} on the ${database} failed [${code}]: ${err.message}`, { sqlState: code }, err);
   }
   if ((code && CONNECTION_ERROR_CODES.has(code)) || /Connection terminated|connection timeout/i.test(err.message)) {
-    return failure(FailureType.ConnectionLost, `${what}: cannot reach the ${database} database (${code ?? err.message})`, undefined, err);
+    return failure(
+      FailureType.ConnectionLost,
+      `${what}: cannot reach the ${database} database (${code ?? err.message})`,
+      undefined,
+      err,
+    );
   }
-  return failure(side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed, `${what} failed: ${err.message}`, undefined, err);
+  return failure(
+    side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed,
+    `${what} failed: ${err.message}`,
+    undefined,
+    err,
+  );
 }

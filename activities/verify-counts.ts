@@ -42,7 +42,12 @@ export function makeVerifyCounts(databases: Databases) {
       throw toFailure(error, 'import', 'counting staging');
     }
     const stagedRows = Number(staged.rows);
-    const counts = { sourceRows: input.sourceRows, importedRows: input.importedRows, streamedRows: input.streamedRows, stagedRows };
+    const counts = {
+      sourceRows: input.sourceRows,
+      importedRows: input.importedRows,
+      streamedRows: input.streamedRows,
+      stagedRows,
+    };
     if (new Set(Object.values(counts)).size !== 1) {
       throw failure(
         FailureType.CountMismatch,
@@ -54,11 +59,15 @@ export function makeVerifyCounts(databases: Databases) {
     if (input.verify === 'checksum') {
       const matched = input.sourceDigest?.digest === staged.digest;
       if (!matched) {
-        throw failure(FailureType.CountMismatch, `row digests differ: source ${input.sourceDigest?.digest}, staged ${staged.digest}`, {
-          ...counts,
-          sourceDigest: input.sourceDigest?.digest,
-          stagedDigest: staged.digest,
-        });
+        throw failure(
+          FailureType.CountMismatch,
+          `row digests differ: source ${input.sourceDigest?.digest}, staged ${staged.digest}`,
+          {
+            ...counts,
+            sourceDigest: input.sourceDigest?.digest,
+            stagedDigest: staged.digest,
+          },
+        );
       }
       return { stagedRows, checksumMatched: true };
     }

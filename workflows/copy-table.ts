@@ -30,7 +30,12 @@ function isFailureOfType(error: unknown, type: FailureType): boolean {
 export async function copyTable(input: CopyTableInput): Promise<CopyTableResult> {
   const settings = resolveCopyDefaults(input);
   const targetTable: TableRef = input.targetTable ?? input.table;
-  const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
+  const retry = {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
+  };
   const { createStaging, verifyCounts, publish } = proxyActivities<Activities>({
     startToCloseTimeout: '10m',
     retry: { ...retry, maximumAttempts: 5 },
@@ -74,7 +79,9 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     for (let round = 1; !copied; round++) {
       const result = await phase('exportImport', `psql pipe into ${formatTable(stagingTable)}`, () =>
         exportImport.executeWithOptions(
-          { summary: `${input.source}:${formatTable(input.table)} → staging ${formatTable(stagingTable)} (${settings.format})` },
+          {
+            summary: `${input.source}:${formatTable(input.table)} → staging ${formatTable(stagingTable)} (${settings.format})`,
+          },
           [
             {
               source: input.source,
@@ -91,7 +98,13 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         ),
       );
       attempts += result.attempt;
-      progress = { ...progress, rows: result.importedRows, bytes: result.bytes, sourceRows: result.sourceRows, attempt: attempts };
+      progress = {
+        ...progress,
+        rows: result.importedRows,
+        bytes: result.bytes,
+        sourceRows: result.sourceRows,
+        attempt: attempts,
+      };
       try {
         await phase('verifyCounts', `${formatCount(result.importedRows)} rows, ${formatBytes(result.bytes)}`, () =>
           verifyCounts.executeWithOptions({ summary: `verify ${settings.verify}` }, [
@@ -146,7 +159,9 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       const toDrop = staging;
       // Cleanup must run even when the workflow itself is being cancelled.
       await CancellationScope.nonCancellable(() =>
-        phase('cleanup', `dropping ${formatTable(toDrop)}`, () => dropStaging({ target: input.target, staging: toDrop })),
+        phase('cleanup', `dropping ${formatTable(toDrop)}`, () =>
+          dropStaging({ target: input.target, staging: toDrop }),
+        ),
       ).catch((cleanupError: unknown) => log.error('could not drop staging', { error: String(cleanupError) }));
     }
     throw error;

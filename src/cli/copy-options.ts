@@ -51,7 +51,8 @@ function table(value: string, flag: string): TableRef {
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!allowed.includes(value as T)) throw new CliError(`${flag}: unknown value "${value}" (expected ${allowed.join(', ')})`);
+  if (!allowed.includes(value as T))
+    throw new CliError(`${flag}: unknown value "${value}" (expected ${allowed.join(', ')})`);
   return value as T;
 }
 

@@ -18,5 +18,9 @@ export async function connectClient(settings: TemporalSettings = temporalSetting
       { cause: error },
     );
   }
-  return { client: new Client({ connection, namespace: settings.namespace }), settings, close: () => connection.close() };
+  return {
+    client: new Client({ connection, namespace: settings.namespace }),
+    settings,
+    close: () => connection.close(),
+  };
 }

@@ -56,7 +56,9 @@ export async function awaitOutcome(handle: WorkflowHandle): Promise<CopyOutcome>
     failure = rootFailure(error);
   }
   const description = await handle.describe();
-  const durationMs = description.closeTime ? description.closeTime.getTime() - description.startTime.getTime() : undefined;
+  const durationMs = description.closeTime
+    ? description.closeTime.getTime() - description.startTime.getTime()
+    : undefined;
   return {
     workflowId: description.workflowId,
     runId: description.runId,
@@ -68,7 +70,10 @@ export async function awaitOutcome(handle: WorkflowHandle): Promise<CopyOutcome>
 }
 
 function failureOf(info: proto.temporal.api.failure.v1.IFailure | null | undefined): { type: string; message: string } {
-  return { type: info?.applicationFailureInfo?.type || info?.cause?.applicationFailureInfo?.type || 'Unknown', message: info?.message ?? '' };
+  return {
+    type: info?.applicationFailureInfo?.type || info?.cause?.applicationFailureInfo?.type || 'Unknown',
+    message: info?.message ?? '',
+  };
 }
 
 /**
@@ -91,7 +96,11 @@ export async function failedAttempts(client: Client, workflowId: string, runId?:
       startedAttempts.set(id, started?.attempt ?? 1);
       if (started?.lastFailure && (started.attempt ?? 1) > 1) {
         const activity = names.get(String(started.scheduledEventId)) ?? '?';
-        attempts.push({ activity, attempt: (started.attempt ?? 2) - 1, ...renameFailure(failureOf(started.lastFailure)) });
+        attempts.push({
+          activity,
+          attempt: (started.attempt ?? 2) - 1,
+          ...renameFailure(failureOf(started.lastFailure)),
+        });
       }
     } else if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED) {
       const failed = event.activityTaskFailedEventAttributes;
@@ -134,7 +143,9 @@ export async function liveProgress(handle: WorkflowHandle): Promise<CopyProgress
   const progress = await queryProgress(handle);
   if (!progress) return undefined;
   const description = await handle.describe().catch(() => undefined);
-  const pending = description?.raw.pendingActivities?.find((activity) => activity.activityType?.name === 'exportImport');
+  const pending = description?.raw.pendingActivities?.find(
+    (activity) => activity.activityType?.name === 'exportImport',
+  );
   const payload = pending?.heartbeatDetails?.payloads?.[0];
   if (!payload) return progress;
   const beat = defaultPayloadConverter.fromPayload<Partial<CopyProgress> & { bytesPerSecond?: number }>(payload);

@@ -2,7 +2,11 @@
  * Starting a copy: the workflow id comes from the target table, so a second copy onto a table
  * while one runs is refused with the running workflow's id.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { copyTable } from '../../workflows/copy-table.js';
 import type { CopyTableInput } from '../shared/copy-spec.js';
 import { copySummary } from '../shared/copy-defaults.js';

@@ -20,7 +20,10 @@ export interface TableDefinition {
 }
 
 /** Reads a table's definition; undefined when no such relation exists. */
-export async function readTableDefinition(client: pg.ClientBase, table: TableRef): Promise<TableDefinition | undefined> {
+export async function readTableDefinition(
+  client: pg.ClientBase,
+  table: TableRef,
+): Promise<TableDefinition | undefined> {
   const relation = await client.query<{ oid: number; kind: string }>(
     'SELECT c.oid::int AS oid, c.relkind::text AS kind FROM pg_class c WHERE c.oid = to_regclass($1)',
     [quoteTable(table)],

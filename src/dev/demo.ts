@@ -40,7 +40,11 @@ export async function runDemo(options: { onProgress?: (message: string) => void 
       createPgCluster({ name: 'source', onProgress: say }),
       createPgCluster({ name: 'target', onProgress: say }),
     ]);
-    cleanups.push(() => server.teardown(), () => source.destroy(), () => target.destroy());
+    cleanups.push(
+      () => server.teardown(),
+      () => source.destroy(),
+      () => target.destroy(),
+    );
     say('Seeding public."고객_주문" (100,000 rows) on the source cluster');
     await seedDemoTable(source.url());
 

@@ -94,7 +94,11 @@ export function classifyPipeFailure(error: CopyPipeError, stallTimeoutMs: number
     `${failed.side} psql (pid ${failed.pid ?? '?'}) ${describeEnd(failed.end)}` +
     (failed.sqlState ? ` [${failed.sqlState}]` : '') +
     ` after ${moved}; ${otherSideNote(other)}` +
-    (stderrLine ? `: ${stderrLine}` : failed.end.kind === 'exited' && failed.end.exitCode === 0 ? `: ${error.message}` : '');
+    (stderrLine
+      ? `: ${stderrLine}`
+      : failed.end.kind === 'exited' && failed.end.exitCode === 0
+        ? `: ${error.message}`
+        : '');
   return {
     type,
     message,

@@ -10,7 +10,8 @@ import type { CopyFormat } from '../shared/copy-spec.js';
 const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const NEWLINE = 0x0a;
 
-type BinaryState = 'signature' | 'flags' | 'extensionLength' | 'extension' | 'fieldCount' | 'fieldLength' | 'fieldData' | 'trailer';
+type BinaryState =
+  'signature' | 'flags' | 'extensionLength' | 'extension' | 'fieldCount' | 'fieldLength' | 'fieldData' | 'trailer';
 
 /** Walks the binary COPY layout chunk by chunk; see PostgreSQL's "COPY binary format". */
 class BinaryCopyParser {

@@ -8,7 +8,12 @@ import { delimiter, join } from 'node:path';
 
 /** Finds an executable on PATH (or checks an explicit path); undefined when absent. */
 export function findExecutable(name: string, path = process.env.PATH ?? ''): string | undefined {
-  const candidates = name.includes('/') ? [name] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+  const candidates = name.includes('/')
+    ? [name]
+    : path
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, name));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

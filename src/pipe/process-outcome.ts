@@ -24,7 +24,11 @@ export interface ProcessOutcome {
 }
 
 /** Builds the one ProcessEnd from Node's raw `(code, signal)` pair or a spawn error. */
-export function toProcessEnd(code: number | null, signal: NodeJS.Signals | null, spawnError?: NodeJS.ErrnoException): ProcessEnd {
+export function toProcessEnd(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  spawnError?: NodeJS.ErrnoException,
+): ProcessEnd {
   if (spawnError) return { kind: 'spawn-failed', errorCode: spawnError.code ?? 'UNKNOWN', message: spawnError.message };
   if (signal) return { kind: 'signaled', signal };
   if (code === null) return { kind: 'signaled', signal: 'UNKNOWN' };

@@ -53,7 +53,9 @@ export class StderrTail {
 
   /** The last non-empty line, for one-line failure messages. */
   lastLine(): string {
-    const lines = this.text().split('\n').filter((line) => line.trim() !== '');
+    const lines = this.text()
+      .split('\n')
+      .filter((line) => line.trim() !== '');
     return lines.at(-1)?.trim() ?? '';
   }
 

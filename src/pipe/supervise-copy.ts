@@ -100,7 +100,13 @@ class PipeChild {
 
   async outcome(): Promise<ProcessOutcome> {
     const result = await this.process;
-    const raw = result as unknown as { code?: string; message?: string; exitCode?: number; signal?: NodeJS.Signals; stdout?: unknown };
+    const raw = result as unknown as {
+      code?: string;
+      message?: string;
+      exitCode?: number;
+      signal?: NodeJS.Signals;
+      stdout?: unknown;
+    };
     if (typeof raw.stdout === 'string') this.stdout = raw.stdout;
     const spawnError =
       raw.exitCode === undefined && raw.signal === undefined
@@ -159,10 +165,14 @@ export class CopyPipe {
     try {
       const exportEnded = exp.outcome();
       const importEnded = imp.outcome();
-      const first = await Promise.race([exportEnded.then(() => 'export' as const), importEnded.then(() => 'import' as const)]);
+      const first = await Promise.race([
+        exportEnded.then(() => 'export' as const),
+        importEnded.then(() => 'import' as const),
+      ]);
       if (first === 'export') {
         const exportOutcome = await exportEnded;
-        if (succeeded(exportOutcome) && this.supervisorReason === undefined) await this.releaseImport(counterDrained, imp);
+        if (succeeded(exportOutcome) && this.supervisorReason === undefined)
+          await this.releaseImport(counterDrained, imp);
         else imp.kill('fence');
       } else {
         exp.kill('cascade');

@@ -44,12 +44,15 @@ function splitParts(input: string): string[] {
         i++;
       }
       if (part === '') throw new TableNameError(`empty quoted identifier in ${input}`);
-      if (i < input.length && input[i] !== '.') throw new TableNameError(`unexpected text after a quoted identifier in ${input}`);
+      if (i < input.length && input[i] !== '.')
+        throw new TableNameError(`unexpected text after a quoted identifier in ${input}`);
     } else {
       const end = input.indexOf('.', i) === -1 ? input.length : input.indexOf('.', i);
       const raw = input.slice(i, end);
       if (!UNQUOTED_PART.test(raw)) {
-        throw new TableNameError(`"${raw}" is not a valid unquoted identifier in ${input} (quote it with double quotes)`);
+        throw new TableNameError(
+          `"${raw}" is not a valid unquoted identifier in ${input} (quote it with double quotes)`,
+        );
       }
       part = raw.replace(/[A-Z]/g, (c) => c.toLowerCase());
       i = end;

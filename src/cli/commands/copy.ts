@@ -51,24 +51,33 @@ export function registerCopyCommand(program: Command): void {
     .action(async (flags: CopyCommandFlags) => {
       const inputs = copyInputsFromFlags(flags);
       if (flags.workflowId && inputs.length > 1) throw new CliError('--workflow-id works with a single --table');
-      const { client, settings, close } = await connectClient();
+      const connected = await connectClient();
+      const { client, settings } = connected;
       try {
         const handles = [];
         for (const input of inputs) {
-          const handle = await startCopy(client, input, { taskQueue: settings.taskQueue, workflowId: flags.workflowId });
+          const handle = await startCopy(client, input, {
+            taskQueue: settings.taskQueue,
+            workflowId: flags.workflowId,
+          });
           handles.push(handle);
           if (!flags.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
         }
         if (!flags.wait) {
-          if (flags.json) console.log(JSON.stringify(handles.map((h) => ({ workflowId: h.workflowId, runId: h.firstExecutionRunId }))));
+          if (flags.json)
+            console.log(
+              JSON.stringify(handles.map((h) => ({ workflowId: h.workflowId, runId: h.firstExecutionRunId }))),
+            );
           return;
         }
-        const outcomes = await Promise.all(handles.map((handle) => waitWithProgress(handle, !flags.json && handles.length === 1)));
+        const outcomes = await Promise.all(
+          handles.map((handle) => waitWithProgress(handle, !flags.json && handles.length === 1)),
+        );
         if (flags.json) console.log(JSON.stringify(outcomes.length === 1 ? outcomes[0] : outcomes));
         else for (const outcome of outcomes) console.error(describeOutcome(outcome));
         if (outcomes.some((outcome) => outcome.status !== 'COMPLETED')) process.exitCode = 1;
       } finally {
-        await close();
+        await connected.close();
       }
     });
 }

@@ -6,7 +6,9 @@ import { failedAttempts, liveProgress, rootFailure } from '../../client/outcome.
 import { formatBytes, formatCount } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
 
-async function withClient<T>(fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>,
+): Promise<T> {
   const connected = await connectClient();
   try {
     return await fn(connected.client);
@@ -57,9 +59,13 @@ export function registerInspectCommands(program: Command): void {
           return;
         }
         console.log(`${status.workflowId}  ${status.status}  ${status.summary ?? ''}`);
-        console.log(`  phase ${status.phase}, ${formatCount(status.rows ?? 0)} rows, ${formatBytes(status.bytes ?? 0)}`);
+        console.log(
+          `  phase ${status.phase}, ${formatCount(status.rows ?? 0)} rows, ${formatBytes(status.bytes ?? 0)}`,
+        );
         for (const attempt of status.attempts) {
-          console.log(`  ${attempt.activity} attempt ${attempt.attempt} failed: ${attempt.failureType}: ${attempt.message}`);
+          console.log(
+            `  ${attempt.activity} attempt ${attempt.attempt} failed: ${attempt.failureType}: ${attempt.message}`,
+          );
         }
         if (failure) console.log(`  failed: ${failure.type}: ${failure.message}`);
       }),

@@ -45,7 +45,9 @@ export function registerServerCommands(program: Command): void {
         profiles,
       });
       const running = worker.run();
-      console.log(`pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}`);
+      console.log(
+        `pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}`,
+      );
       if (profiles.size === 0) say('no PGFERRY_CONN_<NAME> profiles are set: copies will fail as UnknownConnection');
       const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
       if (signal) say(`${signal}: stopping the worker and the dev server`);
@@ -61,9 +63,13 @@ export function registerServerCommands(program: Command): void {
       const settings = temporalSettings();
       const profiles = loadConnectionProfiles();
       const worker = await createPgferryWorker({ settings, profiles }).catch((error: unknown) => {
-        throw new CliError(`cannot start the worker against Temporal at ${settings.address}: ${(error as Error).message}`);
+        throw new CliError(
+          `cannot start the worker against Temporal at ${settings.address}: ${(error as Error).message}`,
+        );
       });
-      say(`worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`);
+      say(
+        `worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
+      );
       const running = worker.run();
       const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
       if (signal) say(`${signal}: finishing running activities, then stopping`);
@@ -80,11 +86,15 @@ export function registerServerCommands(program: Command): void {
       const { outcome, uiLink, elapsedMs, sourceDigest, targetDigest } = demo.result;
       const identical = outcome.status === 'COMPLETED' && sourceDigest.digest === targetDigest.digest;
       console.log(`workflow   ${outcome.workflowId} (run ${outcome.runId})`);
-      console.log(`status     ${outcome.status}${outcome.failure ? `: ${outcome.failure.type}: ${outcome.failure.message}` : ''}`);
+      console.log(
+        `status     ${outcome.status}${outcome.failure ? `: ${outcome.failure.type}: ${outcome.failure.message}` : ''}`,
+      );
       console.log(`UI         ${uiLink ?? '(no UI)'}`);
       console.log(`copied     ${formatCount(outcome.rows ?? 0)} rows, ${formatBytes(outcome.bytes ?? 0)}`);
       console.log(`elapsed    ${formatDuration(elapsedMs)} (run ${formatDuration(outcome.durationMs ?? 0)})`);
-      console.log(`verified   target rows ${identical ? 'equal' : 'DIFFER FROM'} source rows (${formatCount(targetDigest.rows)} rows, md5 ${targetDigest.digest})`);
+      console.log(
+        `verified   target rows ${identical ? 'equal' : 'DIFFER FROM'} source rows (${formatCount(targetDigest.rows)} rows, md5 ${targetDigest.digest})`,
+      );
       if (flags.keep) {
         console.log(`kept       Temporal at ${demo.server.address}; press Ctrl-C to stop everything`);
         await untilSignal();
