@@ -169,13 +169,22 @@ export class CopyPipe {
         exportEnded.then(() => 'export' as const),
         importEnded.then(() => 'import' as const),
       ]);
-      if (first === 'export') {
-        const exportOutcome = await exportEnded;
-        if (succeeded(exportOutcome) && this.supervisorReason === undefined)
-          await this.releaseImport(counterDrained, imp);
-        else imp.kill('fence');
-      } else {
+      try {
+        if (first === 'export') {
+          const exportOutcome = await exportEnded;
+          if (succeeded(exportOutcome) && this.supervisorReason === undefined) {
+            await this.releaseImport(counterDrained, imp);
+          } else imp.kill('fence');
+        } else {
+          exp.kill('cascade');
+        }
+      } catch (error) {
+        // Anything unexpected here (e.g. the commit token cannot be written): nothing commits,
+        // and both processes are gone before the error leaves.
+        imp.kill('fence');
         exp.kill('cascade');
+        await Promise.allSettled([exportEnded, importEnded]);
+        throw error;
       }
       return this.decide(await exportEnded, await importEnded);
     } finally {
