@@ -1,0 +1,227 @@
+/**
+ * CopyPipe with fixture programs in place of psql (test/fixtures/fake-psql.ts, run through
+ * process.execPath): stderr floods, SIGTERM-proof children, an import that dies first and an
+ * export that lies about finishing. Real processes, no mocked execa.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { CopyPipe, CopyPipeError, type CopyPipeOptions } from '../../src/pipe/supervise-copy.js';
+import { classifyPipeFailure } from '../../src/pipe/classify-failure.js';
+import { COMMIT_TOKEN_SQL, type PsqlCommand } from '../../src/pipe/psql-commands.js';
+import { FailureType } from '../../src/shared/failure-types.js';
+import { isAlive } from '../support/processes.js';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/fake-psql.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const FLOOD_BYTES = 4 * 1024 * 1024;
+const TAIL_LIMIT = 8 * 1024;
+
+/** A "psql command" that runs the fixture in `mode`; CopyPipe gets process.execPath as psqlPath. */
+function fake(mode: string, ...args: (string | number)[]): PsqlCommand {
+  return { args: ['--import', TSX, FIXTURE, mode, ...args.map(String)], env: { PATH: process.env.PATH ?? '' } };
+}
+
+async function expectPipeError(running: Promise<unknown>): Promise<CopyPipeError> {
+  let caught: unknown;
+  await assert.rejects(running, (error: unknown) => {
+    caught = error;
+    return true;
+  });
+  assert.ok(caught instanceof CopyPipeError, `expected a CopyPipeError, got ${String(caught)}`);
+  return caught;
+}
+
+/** Whether the process has a handler installed for SIGTERM (signal 15 = bit 14 of SigCgt). */
+function catchesSigterm(pid: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    return mask !== undefined && (BigInt(`0x${mask}`) & (1n << 14n)) !== 0n;
+  } catch {
+    return false;
+  }
+}
+
+describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
+  let dir: string;
+  let seq = 0;
+  let pids: (number | undefined)[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pgferry-pipe-fixtures-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    const alive = pids.filter((pid): pid is number => pid !== undefined && isAlive(pid));
+    for (const pid of alive) process.kill(pid, 'SIGKILL');
+    pids = [];
+    assert.deepEqual(alive, [], 'fixture processes outlived the pipe');
+  });
+
+  function pipe(options: Partial<CopyPipeOptions> & Pick<CopyPipeOptions, 'exportCommand' | 'importCommand'>) {
+    const commitFile = join(dir, `commit-${++seq}.sql`);
+    const copyPipe = new CopyPipe({
+      psqlPath: process.execPath,
+      format: 'text',
+      commitFile,
+      stallTimeoutMs: 60_000,
+      secrets: [],
+      ...options,
+      onStart: (started) => {
+        pids.push(started.exportPid, started.importPid);
+        options.onStart?.(started);
+      },
+    });
+    return { copyPipe, commitFile };
+  }
+
+  function importInto(commitFile: string, ...extra: (string | number)[]): PsqlCommand {
+    return fake('import', commitFile, ...extra);
+  }
+
+  test('a whole text stream from a clean export gets the commit token and end of input', async () => {
+    const commitFile = join(dir, 'control.sql');
+    const { copyPipe } = pipe({
+      commitFile,
+      exportCommand: fake('text-out', 1000),
+      importCommand: importInto(commitFile),
+    });
+    const result = await copyPipe.run();
+    assert.equal(result.streamedRows, 1000);
+    assert.equal(result.importedRows, 1000);
+    assert.equal(await readFile(commitFile, 'utf8'), COMMIT_TOKEN_SQL);
+  });
+
+  test('a whole binary stream from a clean export gets the commit token', async () => {
+    const commitFile = join(dir, 'binary-control.sql');
+    const { copyPipe } = pipe({
+      commitFile,
+      format: 'binary',
+      exportCommand: fake('binary-out', 100),
+      importCommand: importInto(commitFile),
+    });
+    const result = await copyPipe.run();
+    assert.equal(result.streamedRows, 100);
+    assert.equal(existsSync(commitFile), true);
+  });
+
+  test('several MB of stderr from both sides does not block the pipe', async () => {
+    const commitFile = join(dir, 'flood.sql');
+    const { copyPipe } = pipe({
+      commitFile,
+      exportCommand: fake('flood-stderr', FLOOD_BYTES, 0, 50),
+      importCommand: importInto(commitFile, FLOOD_BYTES),
+    });
+    const result = await copyPipe.run();
+    assert.equal(result.streamedRows, 50);
+    assert.equal(result.importedRows, 50);
+  });
+
+  test('a failing export that floods stderr keeps a tail of at most 8 KiB ending with its last line', async () => {
+    const commitFile = join(dir, 'flood-fail.sql');
+    const { copyPipe } = pipe({
+      commitFile,
+      exportCommand: fake('flood-stderr', FLOOD_BYTES, 1, 10),
+      importCommand: importInto(commitFile),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(error.reason, 'export');
+    const tail = error.exportOutcome.stderrTail;
+    assert.ok(Buffer.byteLength(tail) <= TAIL_LIMIT, `tail of ${Buffer.byteLength(tail)} bytes`);
+    assert.ok(Buffer.byteLength(tail) > TAIL_LIMIT / 2, `tail of only ${Buffer.byteLength(tail)} bytes`);
+    assert.match(tail, /ERROR: {2}XX000: the last line after the flood$/);
+    assert.equal(existsSync(commitFile), false);
+    const classified = classifyPipeFailure(error, 60_000);
+    assert.equal(classified.type, FailureType.ExportFailed);
+    assert.ok(Buffer.byteLength(classified.details.stderrTail ?? '') <= TAIL_LIMIT);
+  });
+
+  test('children that ignore SIGTERM are still killed on cancel, by SIGKILL', async () => {
+    const commitFile = join(dir, 'term.sql');
+    const abort = new AbortController();
+    let started: { exportPid?: number; importPid?: number } = {};
+    const { copyPipe } = pipe({
+      commitFile,
+      cancelSignal: abort.signal,
+      exportCommand: fake('ignore-term'),
+      importCommand: fake('ignore-term'),
+      onStart: (pair) => (started = pair),
+    });
+    const running = copyPipe.run();
+    running.catch(() => undefined);
+    // Cancel only once both have installed their SIGTERM handler.
+    while (!(
+      started.exportPid &&
+      started.importPid &&
+      catchesSigterm(started.exportPid) &&
+      catchesSigterm(started.importPid)
+    )) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    abort.abort();
+    const error = await expectPipeError(running);
+    assert.equal(error.reason, 'cancel');
+    for (const outcome of [error.exportOutcome, error.importOutcome]) {
+      assert.deepEqual(outcome.end, { kind: 'signaled', signal: 'SIGKILL' });
+      assert.equal(outcome.killedBy, 'cancel');
+      assert.equal(isAlive(outcome.pid!), false);
+    }
+    assert.equal(existsSync(commitFile), false);
+  });
+
+  test('an import that exits 3 before reading its input is named as the import failure, not the export', async () => {
+    const { copyPipe } = pipe({ exportCommand: fake('stream-forever'), importCommand: fake('exit-early', 3) });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(error.reason, 'import');
+    assert.deepEqual(error.importOutcome.end, { kind: 'exited', exitCode: 3 });
+    assert.equal(error.importOutcome.killedBy, undefined);
+    const classified = classifyPipeFailure(error, 60_000);
+    assert.equal(classified.type, FailureType.ImportFailed);
+    assert.equal(classified.details.side, 'import');
+    assert.equal(classified.details.exitCode, 3);
+    assert.match(classified.message, /^import psql \(pid \d+\) exited with code 3 /);
+  });
+
+  test('an export that exits 0 with a truncated binary stream is refused at the fence: no commit token', async () => {
+    const commitFile = join(dir, 'truncated.sql');
+    const { copyPipe } = pipe({
+      commitFile,
+      format: 'binary',
+      exportCommand: fake('binary-truncated', 100),
+      importCommand: importInto(commitFile),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(existsSync(commitFile), false);
+    assert.equal(error.reason, 'export');
+    assert.equal(error.rows, 100);
+    assert.deepEqual(error.exportOutcome.end, { kind: 'exited', exitCode: 0 });
+    assert.deepEqual(error.importOutcome.end, { kind: 'signaled', signal: 'SIGKILL' });
+    assert.equal(error.importOutcome.killedBy, 'fence');
+    const classified = classifyPipeFailure(error, 60_000);
+    assert.equal(classified.type, FailureType.ExportFailed);
+    assert.match(classified.message, /stream was incomplete/);
+  });
+
+  test('an export that exits 0 with a text stream cut mid-row is refused at the fence: no commit token', async () => {
+    const commitFile = join(dir, 'cut-text.sql');
+    const { copyPipe } = pipe({
+      commitFile,
+      exportCommand: {
+        args: ['-e', "process.stdout.write('row 1\\nrow 2\\nrow')"],
+        env: { PATH: process.env.PATH ?? '' },
+      },
+      importCommand: importInto(commitFile),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(existsSync(commitFile), false);
+    assert.equal(error.reason, 'export');
+    assert.equal(error.importOutcome.killedBy, 'fence');
+  });
+});
