@@ -48,10 +48,17 @@ export function rootFailure(error: unknown): FailureSummary {
 
 /** Waits for the run to close and summarises it; never throws for a failed run. */
 export async function awaitOutcome(handle: WorkflowHandle): Promise<CopyOutcome> {
-  let result: CopyTableResult | undefined;
+  return (await awaitRun<CopyTableResult>(handle)).outcome;
+}
+
+/** Like awaitOutcome, also returning the workflow's own result when it completed. */
+export async function awaitRun<R extends { rows?: number; bytes?: number }>(
+  handle: WorkflowHandle,
+): Promise<{ outcome: CopyOutcome; result?: R }> {
+  let result: R | undefined;
   let failure: FailureSummary | undefined;
   try {
-    result = (await handle.result()) as CopyTableResult;
+    result = (await handle.result()) as R;
   } catch (error) {
     failure = rootFailure(error);
   }
@@ -59,14 +66,15 @@ export async function awaitOutcome(handle: WorkflowHandle): Promise<CopyOutcome>
   const durationMs = description.closeTime
     ? description.closeTime.getTime() - description.startTime.getTime()
     : undefined;
-  return {
+  const outcome: CopyOutcome = {
     workflowId: description.workflowId,
     runId: description.runId,
     status: description.status.name,
-    ...(result ? { rows: result.rows, bytes: result.bytes } : {}),
+    ...(result?.rows !== undefined ? { rows: result.rows, bytes: result.bytes } : {}),
     durationMs,
     ...(failure ? { failure } : {}),
   };
+  return { outcome, result };
 }
 
 function failureOf(info: proto.temporal.api.failure.v1.IFailure | null | undefined): { type: string; message: string } {

@@ -7,13 +7,13 @@ import {
   type Client,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import { createHash } from 'node:crypto';
 import type { copyTable } from '../../workflows/copy-table.js';
+import type { copyTables } from '../../workflows/copy-tables.js';
 import type { CopyTableInput } from '../shared/copy-spec.js';
 import { copySummary } from '../shared/copy-defaults.js';
 import { workflowIdForTarget } from '../shared/ids.js';
-import { MODE_ATTRIBUTE, SOURCE_ATTRIBUTE, TABLE_ATTRIBUTE, TARGET_ATTRIBUTE } from '../shared/search-attributes.js';
-import { formatTable } from '../shared/table-name.js';
-import type { TypedSearchAttributes } from '@temporalio/common';
+import { copySearchAttributes } from '../shared/search-attributes.js';
 
 /** Raised when the target table already has a running copy. */
 export class CopyAlreadyRunningError extends Error {
@@ -21,17 +21,6 @@ export class CopyAlreadyRunningError extends Error {
   constructor(readonly workflowId: string) {
     super(`a copy onto this table is already running: workflow ${workflowId} (see \`pgferry status ${workflowId}\`)`);
   }
-}
-
-/** Search attributes for filtering a table's history in the UI. */
-export function copySearchAttributes(input: CopyTableInput) {
-  const target = input.targetTable ?? input.table;
-  return [
-    { key: SOURCE_ATTRIBUTE, value: input.source },
-    { key: TARGET_ATTRIBUTE, value: input.target },
-    { key: TABLE_ATTRIBUTE, value: formatTable(target) },
-    { key: MODE_ATTRIBUTE, value: input.mode },
-  ] satisfies ConstructorParameters<typeof TypedSearchAttributes>[0];
 }
 
 /** The workflow's start options shared by manual starts and schedules. */
@@ -58,6 +47,38 @@ export async function startCopy(
     return await client.workflow.start<typeof copyTable>('copyTable', {
       ...copyWorkflowOptions(input, options.taskQueue),
       workflowId,
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new CopyAlreadyRunningError(workflowId);
+    throw error;
+  }
+}
+
+/** `pgferry-batch:<target>:<hash of the tables>`: the same batch always gets the same id. */
+export function batchWorkflowId(inputs: readonly CopyTableInput[]): string {
+  const tables = inputs.map((input) => workflowIdForTarget(input.target, input.targetTable ?? input.table)).sort();
+  const digest = createHash('sha256').update(tables.join('\n')).digest('hex').slice(0, 12);
+  return `pgferry-batch:${inputs[0]?.target ?? 'none'}:${digest}`;
+}
+
+/**
+ * Starts copyTables: the tables as child workflows, `concurrency` at a time.
+ * @throws CopyAlreadyRunningError when the same batch is running.
+ */
+export async function startBatch(
+  client: Client,
+  inputs: CopyTableInput[],
+  options: { taskQueue: string; concurrency: number; workflowId?: string },
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof copyTables>> {
+  const workflowId = options.workflowId ?? batchWorkflowId(inputs);
+  try {
+    return await client.workflow.start<typeof copyTables>('copyTables', {
+      taskQueue: options.taskQueue,
+      workflowId,
+      args: [{ copies: inputs, concurrency: options.concurrency }],
+      staticSummary: `batch of ${inputs.length} tables → ${inputs[0]?.target ?? ''} (${options.concurrency} at a time)`,
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });

@@ -1,34 +1,36 @@
-/** `pgferry copy`: start one copy (or a batch), optionally wait with live progress. */
+/** `pgferry copy`: start one copy (or a batch of tables), optionally wait with live progress. */
 import type { Command } from 'commander';
+import type { WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../client/connect.js';
-import { startCopy } from '../../client/start-copy.js';
-import { awaitOutcome, liveProgress, type CopyOutcome } from '../../client/outcome.js';
+import { startBatch, startCopy } from '../../client/start-copy.js';
+import { awaitRun, liveProgress, type CopyOutcome } from '../../client/outcome.js';
+import type { CopyTablesResult } from '../../../workflows/copy-tables.js';
+import type { CopyTableInput } from '../../shared/copy-spec.js';
 import { formatBytes, formatCount, formatDuration } from '../../shared/format.js';
 import { addCopyFlags, copyInputsFromFlags, type CopyFlags } from '../copy-options.js';
 import { createProgressPrinter, progressLine } from '../progress-line.js';
 import { CliError } from '../cli-error.js';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 
 interface CopyCommandFlags extends CopyFlags {
   workflowId?: string;
   wait?: boolean;
   json?: boolean;
+  concurrency: string;
 }
 
-async function waitWithProgress(handle: WorkflowHandle, showProgress: boolean): Promise<CopyOutcome> {
+async function showProgressUntil<T>(handle: WorkflowHandle, done: Promise<T>): Promise<T> {
   const printer = createProgressPrinter();
   const started = Date.now();
-  const timer = showProgress
-    ? setInterval(() => {
-        void liveProgress(handle).then((progress) => {
-          if (progress) printer.update(progressLine(progress, Date.now() - started));
-        });
-      }, 1000)
-    : undefined;
+  const timer = setInterval(() => {
+    void liveProgress(handle).then((progress) => {
+      if (progress) printer.update(progressLine(progress, Date.now() - started));
+    });
+  }, 1000);
   try {
-    return await awaitOutcome(handle);
+    return await done;
   } finally {
-    if (timer) clearInterval(timer);
+    clearInterval(timer);
     printer.done();
   }
 }
@@ -42,40 +44,70 @@ function describeOutcome(outcome: CopyOutcome): string {
   return `${outcome.workflowId}: ${outcome.status}${took}${failure}`;
 }
 
+async function copyOne(client: Client, input: CopyTableInput, flags: CopyCommandFlags, taskQueue: string) {
+  const handle = await startCopy(client, input, { taskQueue, workflowId: flags.workflowId });
+  if (!flags.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
+  if (!flags.wait) {
+    if (flags.json) console.log(JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
+    return;
+  }
+  const run = awaitRun(handle);
+  const { outcome } = flags.json ? await run : await showProgressUntil(handle, run);
+  if (flags.json) console.log(JSON.stringify(outcome));
+  else console.error(describeOutcome(outcome));
+  if (outcome.status !== 'COMPLETED') process.exitCode = 1;
+}
+
+async function copyBatch(client: Client, inputs: CopyTableInput[], flags: CopyCommandFlags, taskQueue: string) {
+  const concurrency = Number(flags.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new CliError(`--concurrency: "${flags.concurrency}" is not a positive whole number`);
+  }
+  const handle = await startBatch(client, inputs, { taskQueue, concurrency, workflowId: flags.workflowId });
+  if (!flags.json) console.error(`started batch ${handle.workflowId} with ${inputs.length} tables`);
+  if (!flags.wait) {
+    if (flags.json) console.log(JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
+    return;
+  }
+  const run = await awaitRun<CopyTablesResult>(handle);
+  const { result } = run;
+  const items = result?.results ?? [];
+  const outcome: CopyOutcome = {
+    ...run.outcome,
+    rows: items.reduce((sum, item) => sum + (item.rows ?? 0), 0),
+    bytes: items.reduce((sum, item) => sum + (item.bytes ?? 0), 0),
+  };
+  const failed = result ? result.failed > 0 : true;
+  if (flags.json) console.log(JSON.stringify({ ...outcome, results: result?.results ?? [] }));
+  else {
+    for (const item of result?.results ?? []) {
+      const detail =
+        item.status === 'COMPLETED'
+          ? `${formatCount(item.rows ?? 0)} rows, ${formatBytes(item.bytes ?? 0)}`
+          : `${item.failure?.type}: ${item.failure?.message}`;
+      console.error(`${item.status.padEnd(9)}  ${item.summary}  ${detail}`);
+    }
+    console.error(
+      describeOutcome(outcome) + (result ? ` (${result.completed} completed, ${result.failed} failed)` : ''),
+    );
+  }
+  if (outcome.status !== 'COMPLETED' || failed) process.exitCode = 1;
+}
+
 export function registerCopyCommand(program: Command): void {
   addCopyFlags(program.command('copy'))
-    .description('copy a table from one database to another through a copyTable workflow')
+    .description('copy a table (or several: repeat --table) from one database to another through Temporal')
     .option('--workflow-id <id>', 'workflow id (default: pgferry:<target>:<schema>.<table>)')
+    .option('--concurrency <n>', 'with several --table: how many tables copy at once', '2')
     .option('--wait', 'wait for the run to close, showing progress on stderr')
-    .option('--json', 'with --wait: print one JSON object with the outcome on stdout')
+    .option('--json', 'print one JSON object with the outcome on stdout')
     .action(async (flags: CopyCommandFlags) => {
       const inputs = copyInputsFromFlags(flags);
-      if (flags.workflowId && inputs.length > 1) throw new CliError('--workflow-id works with a single --table');
       const connected = await connectClient();
-      const { client, settings } = connected;
       try {
-        const handles = [];
-        for (const input of inputs) {
-          const handle = await startCopy(client, input, {
-            taskQueue: settings.taskQueue,
-            workflowId: flags.workflowId,
-          });
-          handles.push(handle);
-          if (!flags.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
-        }
-        if (!flags.wait) {
-          if (flags.json)
-            console.log(
-              JSON.stringify(handles.map((h) => ({ workflowId: h.workflowId, runId: h.firstExecutionRunId }))),
-            );
-          return;
-        }
-        const outcomes = await Promise.all(
-          handles.map((handle) => waitWithProgress(handle, !flags.json && handles.length === 1)),
-        );
-        if (flags.json) console.log(JSON.stringify(outcomes.length === 1 ? outcomes[0] : outcomes));
-        else for (const outcome of outcomes) console.error(describeOutcome(outcome));
-        if (outcomes.some((outcome) => outcome.status !== 'COMPLETED')) process.exitCode = 1;
+        const { taskQueue } = connected.settings;
+        if (inputs.length === 1) await copyOne(connected.client, inputs[0]!, flags, taskQueue);
+        else await copyBatch(connected.client, inputs, flags, taskQueue);
       } finally {
         await connected.close();
       }
