@@ -52,7 +52,7 @@ export async function awaitOutcome(handle: WorkflowHandle): Promise<CopyOutcome>
 }
 
 /** Like awaitOutcome, also returning the workflow's own result when it completed. */
-export async function awaitRun<R extends { rows?: number; bytes?: number }>(
+export async function awaitRun<R extends object>(
   handle: WorkflowHandle,
 ): Promise<{ outcome: CopyOutcome; result?: R }> {
   let result: R | undefined;
@@ -70,7 +70,7 @@ export async function awaitRun<R extends { rows?: number; bytes?: number }>(
     workflowId: description.workflowId,
     runId: description.runId,
     status: description.status.name,
-    ...(result?.rows !== undefined ? { rows: result.rows, bytes: result.bytes } : {}),
+    ...(result && 'rows' in result ? { rows: result.rows as number, bytes: (result as { bytes?: number }).bytes } : {}),
     durationMs,
     ...(failure ? { failure } : {}),
   };
