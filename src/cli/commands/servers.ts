@@ -1,5 +1,6 @@
 /** `pgferry dev`, `pgferry worker` and `pgferry demo`: the long-running commands. */
 import type { Command } from 'commander';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevServer } from '../../dev/dev-server.js';
 import { runDemo } from '../../dev/demo.js';
 import { createPgferryWorker } from '../../worker/create-worker.js';
@@ -82,6 +83,8 @@ export function registerServerCommands(program: Command): void {
     .description('copy a seeded 100,000-row table between two throwaway clusters through Temporal, then stop')
     .option('--keep', 'leave the dev server, UI and clusters running until Ctrl-C')
     .action(async (flags: { keep?: boolean }) => {
+      // The demo reports its own steps; the worker's bundling chatter would bury them.
+      Runtime.install({ logger: new DefaultLogger('WARN') });
       const demo = await runDemo({ onProgress: say });
       const { outcome, uiLink, elapsedMs, sourceDigest, targetDigest } = demo.result;
       const identical = outcome.status === 'COMPLETED' && sourceDigest.digest === targetDigest.digest;
