@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCopyCommand } from './commands/copy.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerServerCommands } from './commands/servers.js';
+import { registerScheduleCommand } from './commands/schedule.js';
 import { CliError } from './cli-error.js';
 import { CopyAlreadyRunningError } from '../client/start-copy.js';
 
@@ -18,6 +19,7 @@ const program = new Command('pgferry')
 registerCopyCommand(program);
 registerInspectCommands(program);
 registerServerCommands(program);
+registerScheduleCommand(program);
 
 try {
   await program.parseAsync(process.argv);
