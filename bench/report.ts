@@ -1,0 +1,149 @@
+/** Statistics, the printed table and the shape of results.json. */
+import type { WorkerRss } from './rss.js';
+
+export type MeasurementKind = 'variant' | 'reference' | 'publish';
+
+/** One thing timed once per round. */
+export interface Measurement {
+  id: string;
+  label: string;
+  /** What the rows were loaded into, so comparisons can be judged fair. */
+  loadsInto: string;
+  kind: MeasurementKind;
+  seconds: number[];
+}
+
+export interface Summary extends Measurement {
+  median: number;
+  min: number;
+  max: number;
+  /** median / median of the raw binary pipe (B). */
+  ratioToRawBinary: number;
+}
+
+export interface TargetCheck {
+  name: string;
+  goal: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchResults {
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  machine: { cpus: number; memoryMB: number; loadBefore: number[]; loadAfter: number[]; uptime: string[] };
+  tools: Record<string, string | undefined>;
+  data: { rows: number; smallRows: number; tableBytes: number; textBytes: number; binaryBytes: number };
+  rounds: number;
+  measurements: Summary[];
+  /** Median seconds per workflow phase of the whole copies (F). */
+  copyPhases: Record<string, number>;
+  rss: { inProcessPeakMB: number; inProcessBaselineMB: number; small: WorkerRss; large: WorkerRss; growthMB: number };
+  emptyCopy: { warmupMs: number; runsMs: number[]; medianMs: number };
+  targets: TargetCheck[];
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function summarise(measurements: readonly Measurement[], baselineId = 'B'): Summary[] {
+  const baseline = measurements.find((m) => m.id === baselineId);
+  const base = baseline ? median(baseline.seconds) : NaN;
+  return measurements.map((m) => ({
+    ...m,
+    median: median(m.seconds),
+    min: Math.min(...m.seconds),
+    max: Math.max(...m.seconds),
+    ratioToRawBinary: median(m.seconds) / base,
+  }));
+}
+
+const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+
+/** The human-readable report. */
+export function formatReport(results: BenchResults): string {
+  const header = ['id', 'what', 'loads into', 'median s', 'min s', 'max s', 'x raw binary'];
+  const rows = results.measurements.map((m) => [
+    m.id,
+    m.label,
+    m.loadsInto,
+    fixed(m.median),
+    fixed(m.min),
+    fixed(m.max),
+    fixed(m.ratioToRawBinary),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const { data, rss, emptyCopy } = results;
+  const out = [
+    `pgferry bench: ${data.rows.toLocaleString('en')} rows, ${(data.textBytes / 1e6).toFixed(0)} MB as COPY text, ` +
+      `${(data.binaryBytes / 1e6).toFixed(0)} MB as COPY binary, ${results.rounds} interleaved rounds`,
+    `load average before ${results.machine.loadBefore.join(' ')}, after ${results.machine.loadAfter.join(' ')}` +
+      ` (${results.machine.cpus} CPUs)`,
+    '',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+    `whole copy phases (median s): ${Object.entries(results.copyPhases)
+      .map(([phase, s]) => `${phase} ${fixed(s)}`)
+      .join(', ')}`,
+    `worker RSS (pgferry worker subprocess, VmRSS sampled during the copy): ` +
+      `${data.smallRows.toLocaleString('en')} rows ${fixed(rss.small.peakDuringCopyMB, 0)} MB, ` +
+      `${data.rows.toLocaleString('en')} rows ${fixed(rss.large.peakDuringCopyMB, 0)} MB, growth ${fixed(rss.growthMB, 1)} MB; ` +
+      `VmHWM ${fixed(rss.small.hwmMB, 0)} / ${fixed(rss.large.hwmMB, 0)} MB`,
+    `bench process RSS during whole copies (in-process worker): peak ${fixed(rss.inProcessPeakMB, 0)} MB, ` +
+      `before ${fixed(rss.inProcessBaselineMB, 0)} MB`,
+    `empty-table copy through Temporal: median ${emptyCopy.medianMs} ms (runs ${emptyCopy.runsMs.join(', ')} ms; ` +
+      `first ${emptyCopy.warmupMs} ms)`,
+    '',
+    'targets:',
+    ...results.targets.map((t) => `  ${t.met ? 'met    ' : 'NOT met'}  ${t.name}: ${t.measured} (goal ${t.goal})`),
+  ];
+  return out.join('\n');
+}
+
+/** The issue's targets, checked against the measured medians. */
+export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetCheck[] {
+  const by = (id: string) => results.measurements.find((m) => m.id === id);
+  const ratio = (id: string) => by(id)?.ratioToRawBinary ?? NaN;
+  const fOverD = (by('F')?.median ?? NaN) / (by('D')?.median ?? NaN);
+  const bOverD = (by('B')?.median ?? NaN) / (by('D')?.median ?? NaN);
+  return [
+    {
+      name: 'whole copy (F) vs raw binary pipe',
+      goal: '<= 1.15x',
+      measured: `${fixed(ratio('F'))}x`,
+      met: ratio('F') <= 1.15,
+    },
+    {
+      name: 'exportImport alone (E) vs raw binary pipe',
+      goal: '<= 1.05x',
+      measured: `${fixed(ratio('E'))}x`,
+      met: ratio('E') <= 1.05,
+    },
+    {
+      name: 'whole copy (F) vs pgcopydb --table-jobs 1 (D)',
+      goal: 'faster (< 1.00x)',
+      measured: `${fixed(fOverD)}x; raw binary pipe ${fixed(bOverD)}x of pgcopydb`,
+      met: fOverD < 1,
+    },
+    {
+      name: 'worker peak RSS growth, small to large copy',
+      goal: '< 50 MB',
+      measured: `${fixed(results.rss.growthMB, 1)} MB`,
+      met: results.rss.growthMB < 50,
+    },
+    {
+      name: 'empty-table copy run time',
+      goal: '< 1500 ms',
+      measured: `${results.emptyCopy.medianMs} ms`,
+      met: results.emptyCopy.medianMs < 1500,
+    },
+  ];
+}

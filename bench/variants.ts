@@ -1,0 +1,182 @@
+/**
+ * What one round times, in order. Every step resets its target (TRUNCATE, or a fresh staging)
+ * and runs CHECKPOINT before the clock starts, and checks the loaded row count after it stops,
+ * so each variant does the same work on the same data.
+ */
+import pg from 'pg';
+import { quoteTable } from '../src/shared/table-name.js';
+import type { CreateStagingResult } from '../activities/index.js';
+import type { Ferry, PhaseSeconds } from './ferry.js';
+import { phaseSeconds } from './ferry.js';
+import type { Measurement } from './report.js';
+import { sampleRss } from './rss.js';
+import { PG_DUMP_SCRIPT, rawPipeScript, timePgcopydb, timeScript } from './shell.js';
+import { TABLE, countRows, type BenchWorld } from './world.js';
+
+const STAGING_KIND = 'UNLOGGED, no index';
+
+export const MEASUREMENTS: Omit<Measurement, 'seconds'>[] = [
+  { id: 'A', kind: 'variant', label: 'raw text psql | psql', loadsInto: STAGING_KIND },
+  { id: 'B', kind: 'variant', label: 'raw binary psql | psql', loadsInto: STAGING_KIND },
+  { id: 'C', kind: 'variant', label: 'pg_dump --data-only | psql', loadsInto: STAGING_KIND },
+  { id: 'D', kind: 'variant', label: 'pgcopydb copy table-data, 1 job', loadsInto: STAGING_KIND },
+  {
+    id: 'E',
+    kind: 'variant',
+    label: 'pgferry exportImport alone',
+    loadsInto: `staging: ${STAGING_KIND}, TRUNCATE+FREEZE`,
+  },
+  { id: 'F', kind: 'variant', label: 'pgferry copy --mode replace (Temporal)', loadsInto: 'staging, then logged + PK' },
+  { id: 'B-freeze', kind: 'reference', label: 'raw binary, TRUNCATE + COPY FREEZE', loadsInto: STAGING_KIND },
+  { id: 'B-logged', kind: 'reference', label: 'raw binary into a logged table', loadsInto: 'logged, no index' },
+  { id: 'P-insert', kind: 'publish', label: 'publish now: TRUNCATE + INSERT SELECT', loadsInto: 'logged + PK' },
+  { id: 'P-rebuild', kind: 'publish', label: 'publish: drop PK, INSERT SELECT, add PK', loadsInto: 'logged + PK' },
+  { id: 'P-swap', kind: 'publish', label: 'publish: staging SET LOGGED + add PK', loadsInto: 'logged + PK' },
+];
+
+export interface RoundContext {
+  world: BenchWorld;
+  ferry: Ferry;
+  rows: number;
+  say(message: string): void;
+}
+
+export interface RoundExtras {
+  phases: PhaseSeconds;
+  rssPeakMB: number;
+  rssBeforeMB: number;
+  binaryBytes: number;
+}
+
+async function targetSql(ctx: RoundContext, db: string, text: string): Promise<void> {
+  await ctx.world.sql('target', db, text);
+}
+
+async function expectRows(ctx: RoundContext, id: string, db: string, table: string): Promise<void> {
+  const rows = await countRows(ctx.world, 'target', db, table);
+  if (rows !== ctx.rows) throw new Error(`${id} loaded ${rows} rows into ${db}.${table}, expected ${ctx.rows}`);
+}
+
+function toolEnv(ctx: RoundContext, dstTable: string): Record<string, string> {
+  return {
+    ...ctx.world.toolEnv,
+    SRC: ctx.world.uri('source', 'bench'),
+    DST: ctx.world.uri('target', 'bench'),
+    SRC_TABLE: 'public.bench_rows',
+    DST_TABLE: dstTable,
+  };
+}
+
+/** A raw tool loading target `bench`.`dstTable`. */
+async function timeTool(ctx: RoundContext, id: string, dstTable: string, run: () => Promise<number>) {
+  await targetSql(ctx, 'bench', `TRUNCATE ${dstTable}; CHECKPOINT`);
+  const seconds = await run();
+  await expectRows(ctx, id, 'bench', dstTable);
+  return seconds;
+}
+
+/** Times a few statements in one transaction on the target's `ferry` database. */
+async function timeTransaction(ctx: RoundContext, statements: string[]): Promise<number> {
+  const client = new pg.Client({ connectionString: ctx.world.target.url('ferry') });
+  await client.connect();
+  try {
+    await client.query('CHECKPOINT');
+    const started = performance.now();
+    await client.query('BEGIN');
+    for (const statement of statements) await client.query(statement);
+    await client.query('COMMIT');
+    return (performance.now() - started) / 1000;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The publish step three ways, on the staging E just loaded (P-swap consumes it). */
+async function timePublishStrategies(ctx: RoundContext, staged: CreateStagingResult): Promise<[string, number][]> {
+  const staging = quoteTable(staged.staging);
+  const columns = staged.columns.map((c) => `"${c}"`).join(', ');
+  const insert = `INSERT INTO bench_rows (${columns}) SELECT ${columns} FROM ${staging}`;
+  const timings: [string, number][] = [];
+  timings.push([
+    'P-insert',
+    await timeTransaction(ctx, ['LOCK TABLE bench_rows IN ACCESS EXCLUSIVE MODE', 'TRUNCATE bench_rows', insert]),
+  ]);
+  await expectRows(ctx, 'P-insert', 'ferry', 'bench_rows');
+  timings.push([
+    'P-rebuild',
+    await timeTransaction(ctx, [
+      'LOCK TABLE bench_rows IN ACCESS EXCLUSIVE MODE',
+      'TRUNCATE bench_rows',
+      'ALTER TABLE bench_rows DROP CONSTRAINT bench_rows_pkey',
+      insert,
+      'ALTER TABLE bench_rows ADD CONSTRAINT bench_rows_pkey PRIMARY KEY (id)',
+    ]),
+  ]);
+  await expectRows(ctx, 'P-rebuild', 'ferry', 'bench_rows');
+  // A swap would then rename staging over the target: catalog-only, not timed.
+  timings.push([
+    'P-swap',
+    await timeTransaction(ctx, [`ALTER TABLE ${staging} SET LOGGED`, `ALTER TABLE ${staging} ADD PRIMARY KEY (id)`]),
+  ]);
+  await targetSql(ctx, 'ferry', `DROP TABLE ${staging}`);
+  return timings;
+}
+
+/** One interleaved round; returns seconds per measurement id and what F reported. */
+export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string, number>; extras: RoundExtras }> {
+  const seconds = new Map<string, number>();
+  const record = (id: string, value: number) => {
+    seconds.set(id, value);
+    ctx.say(`  ${id.padEnd(9)} ${value.toFixed(2)} s`);
+  };
+  const env = toolEnv(ctx, 'public.bench_rows');
+  const run =
+    (label: string, script: string, e = env) =>
+    async () =>
+      (await timeScript(label, script, e)).seconds;
+
+  record('A', await timeTool(ctx, 'A', 'bench_rows', run('raw text pipe', rawPipeScript('text'))));
+  record('B', await timeTool(ctx, 'B', 'bench_rows', run('raw binary pipe', rawPipeScript('binary'))));
+  record('C', await timeTool(ctx, 'C', 'bench_rows', run('pg_dump | psql', PG_DUMP_SCRIPT)));
+  record('D', await timeTool(ctx, 'D', 'bench_rows', () => timePgcopydb(env)));
+
+  const staged = await ctx.ferry.createStaging(TABLE);
+  await targetSql(ctx, 'ferry', 'CHECKPOINT');
+  const e = await ctx.ferry.exportImport(TABLE, staged);
+  if (e.rows !== ctx.rows) throw new Error(`E loaded ${e.rows} rows, expected ${ctx.rows}`);
+  record('E', e.seconds);
+  for (const [id, value] of await timePublishStrategies(ctx, staged)) record(id, value);
+
+  await targetSql(ctx, 'ferry', 'TRUNCATE bench_rows; CHECKPOINT');
+  const before = process.memoryUsage.rss();
+  const sampler = sampleRss(() => process.memoryUsage.rss());
+  let rssPeakMB = 0;
+  let copy;
+  try {
+    copy = await ctx.ferry.copy({ source: 'source', target: 'target', table: TABLE });
+  } finally {
+    rssPeakMB = sampler.stop();
+  }
+  if (copy.result.rows !== ctx.rows) throw new Error(`F copied ${copy.result.rows} rows, expected ${ctx.rows}`);
+  record('F', copy.seconds);
+
+  const freezeEnv = toolEnv(ctx, 'public.bench_rows');
+  record(
+    'B-freeze',
+    await timeTool(
+      ctx,
+      'B-freeze',
+      'bench_rows',
+      run('raw binary FREEZE', rawPipeScript('binary', { freeze: true }), freezeEnv),
+    ),
+  );
+  const loggedEnv = toolEnv(ctx, 'public.bench_rows_logged');
+  record(
+    'B-logged',
+    await timeTool(ctx, 'B-logged', 'bench_rows_logged', run('raw binary logged', rawPipeScript('binary'), loggedEnv)),
+  );
+  const rssBeforeMB = before / 1048576;
+  ctx.say(`  (bench RSS before F ${rssBeforeMB.toFixed(0)} MB, peak during F ${rssPeakMB.toFixed(0)} MB)`);
+  const extras = { phases: phaseSeconds(copy.result), rssPeakMB, rssBeforeMB, binaryBytes: copy.result.bytes };
+  return { seconds, extras };
+}
