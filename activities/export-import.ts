@@ -15,6 +15,7 @@ import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
 import { profileSecrets } from '../src/config/connections.js';
 import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
+import { findExecutable } from '../src/pipe/launcher.js';
 import { exportCommand, importCommand } from '../src/pipe/psql-commands.js';
 import { classifyPipeFailure } from '../src/pipe/classify-failure.js';
 import { FailureType } from '../src/shared/failure-types.js';
@@ -90,7 +91,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
   return async function exportImport(input: ExportImportInput): Promise<ExportImportResult> {
     const context = Context.current();
     const { info } = context;
-    if (!psqlPath) {
+    if (!psqlPath || !findExecutable(psqlPath)) {
       throw failure(
         FailureType.PsqlNotFound,
         'psql was not found on the worker PATH: install the PostgreSQL client (Debian: apt-get install postgresql-client)',
@@ -122,7 +123,9 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         format: input.format,
         commitFile,
         stallTimeoutMs: input.stallTimeoutMs,
-        deadlineAt: info.startToCloseTimeoutMs ? started + info.startToCloseTimeoutMs - DEADLINE_MARGIN_MS : undefined,
+        deadlineAt: info.startToCloseTimeoutMs
+          ? started + info.startToCloseTimeoutMs - Math.min(DEADLINE_MARGIN_MS, info.startToCloseTimeoutMs / 10)
+          : undefined,
         cancelSignal: context.cancellationSignal,
         secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
         exportCommand: exportCommand({

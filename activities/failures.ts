@@ -44,7 +44,7 @@ export function toFailure(error: unknown, side: 'export' | 'import', what: strin
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
     const type =
       failureTypeForSqlState(code, side) ?? (side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed);
-    return failure(type, `${what} on the ${database} failed [${code}]: ${err.message}`, { sqlState: code }, err);
+    return failure(type, `${what} failed [${code}]: ${err.message}`, { sqlState: code, database }, err);
   }
   if ((code && CONNECTION_ERROR_CODES.has(code)) || /Connection terminated|connection timeout/i.test(err.message)) {
     return failure(

@@ -63,9 +63,11 @@ function otherSideNote(other: ProcessOutcome): string {
   return other.killedBy ? 'export stopped' : `export ${describeEnd(other.end)}`;
 }
 
+/** The line that says what went wrong: psql's last ERROR/FATAL line, not the LOCATION after it. */
 function lastStderrLine(outcome: ProcessOutcome): string {
   const lines = outcome.stderrTail.split('\n').filter((line) => line.trim() !== '');
-  return lines.at(-1)?.trim() ?? '';
+  const errorLine = lines.findLast((line) => /\b(ERROR|FATAL|PANIC):|\berror:/.test(line));
+  return (errorLine ?? lines.at(-1) ?? '').trim();
 }
 
 /** The named failure for a pipe that did not commit. Cancellation is not classified here. */

@@ -73,6 +73,11 @@ export class CopyPipeError extends Error {
 
 const WATCHDOG_INTERVAL_MS = 500;
 
+/** setpriv exits 126/127 when it cannot exec the program: that is a spawn failure, not psql's exit. */
+function launcherCouldNotExec(exitCode: number | undefined, stderr: string): boolean {
+  return (exitCode === 126 || exitCode === 127) && /setpriv: failed to execute/.test(stderr);
+}
+
 type Side = 'export' | 'import';
 
 /** A child of the pipe with its stderr tail and the moment it ended. */
@@ -112,11 +117,16 @@ class PipeChild {
       raw.exitCode === undefined && raw.signal === undefined
         ? Object.assign(new Error(raw.message ?? 'spawn failed'), { code: raw.code ?? 'UNKNOWN' })
         : undefined;
+    const end = launcherCouldNotExec(raw.exitCode, this.tail.text())
+      ? ({ kind: 'spawn-failed', errorCode: 'ENOENT', message: this.tail.lastLine() } as const)
+      : toProcessEnd(raw.exitCode ?? null, raw.signal ?? null, spawnError);
     return {
       side: this.side,
       pid: this.process.pid,
-      end: toProcessEnd(raw.exitCode ?? null, raw.signal ?? null, spawnError),
-      killedBy: this.killedBy,
+      end,
+      // Our SIGKILL explains the end only if the process did die by a signal: one that had
+      // already exited on its own before the kill landed keeps its own exit as the cause.
+      killedBy: end.kind === 'signaled' ? this.killedBy : undefined,
       endOrder: this.endOrder,
       stderrTail: this.tail.text(),
       sqlState: this.tail.sqlState(),

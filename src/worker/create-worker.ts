@@ -60,6 +60,9 @@ export async function createPgferryWorker(options: PgferryWorkerOptions = {}): P
         await ownConnection?.close();
       }
     },
-    shutdown: () => worker.shutdown(),
+    shutdown() {
+      // The SDK also starts shutting down on SIGINT/SIGTERM by itself; a second request throws.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
   };
 }

@@ -224,4 +224,39 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.equal(error.reason, 'export');
     assert.equal(error.importOutcome.killedBy, 'fence');
   });
+
+  test('a psql path that does not exist is PsqlNotFound, not a retryable export failure', async () => {
+    const commitFile = join(dir, 'no-psql.sql');
+    const { copyPipe } = pipe({
+      commitFile,
+      psqlPath: '/nonexistent/psql',
+      exportCommand: fake('text-out', 10),
+      importCommand: importInto(commitFile),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(error.exportOutcome.end.kind, 'spawn-failed');
+    const classified = classifyPipeFailure(error, 60_000);
+    assert.equal(classified.type, FailureType.PsqlNotFound);
+    assert.equal(classified.nonRetryable, true);
+    assert.doesNotMatch(classified.message, /killed before commit/);
+  });
+
+  test("the failure message quotes psql's ERROR line, not the LOCATION line verbose mode prints after it", async () => {
+    const commitFile = join(dir, 'error-line.sql');
+    const stderr =
+      'psql:<stdin>:1: ERROR:  22P02: invalid input syntax for type integer: "x"\nCONTEXT:  COPY t, line 1\nLOCATION:  pg_strtoint32, numutils.c:232\n';
+    const { copyPipe } = pipe({
+      commitFile,
+      exportCommand: fake('text-out', 10),
+      importCommand: {
+        args: ['-e', `process.stderr.write(${JSON.stringify(stderr)}); process.exit(3)`],
+        env: { PATH: process.env.PATH ?? '' },
+      },
+    });
+    const error = await expectPipeError(copyPipe.run());
+    const classified = classifyPipeFailure(error, 60_000);
+    assert.equal(classified.type, FailureType.DataRejected);
+    assert.match(classified.message, /ERROR: {2}22P02: invalid input syntax/);
+    assert.doesNotMatch(classified.message, /LOCATION/);
+  });
 });
