@@ -1,0 +1,75 @@
+/**
+ * Issue 6: the bench runs end to end on a tiny table so it cannot rot. No timing assertions:
+ * only that every variant produced numbers and the files were written.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { execa } from 'execa';
+import { findExecutable } from '../../src/pipe/launcher.js';
+import type { BenchResults } from '../../bench/report.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const VARIANTS = ['A', 'B', 'C', 'D', 'E', 'F'];
+
+test(
+  'bench smoke run (issue 6) reports every variant with numbers and writes chart.svg',
+  { timeout: 300_000 },
+  async () => {
+    assert.ok(
+      findExecutable('pgcopydb'),
+      'pgcopydb is not on PATH: install it (apt-get update && apt-get install -y pgcopydb); the bench compares against it',
+    );
+    const out = await mkdtemp(join(tmpdir(), 'pgferry-bench-smoke-'));
+    try {
+      const run = await execa(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'bench/run.ts',
+          '--rows',
+          '2000',
+          '--rounds',
+          '1',
+          '--rss-small-rows',
+          '200',
+          '--json',
+          '--out',
+          out,
+        ],
+        { cwd: ROOT, reject: false, stdin: 'ignore' },
+      );
+      assert.equal(run.exitCode, 0, `bench failed:\n${run.stderr.split('\n').slice(-30).join('\n')}`);
+      // The Temporal CLI prints its banner on the inherited stdout; the results are the last line.
+      const results = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as BenchResults;
+      assert.deepEqual(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')), results);
+
+      const ids = results.measurements.map((m) => m.id);
+      for (const id of VARIANTS) {
+        const m = results.measurements.find((entry) => entry.id === id);
+        assert.ok(m, `variant ${id} missing (have ${ids.join(', ')})`);
+        assert.equal(m.seconds.length, 1, `variant ${id}: one time per round`);
+        for (const value of [m.median, m.min, m.max, m.ratioToRawBinary]) {
+          assert.ok(Number.isFinite(value) && value > 0, `variant ${id}: ${value} is not a positive number`);
+        }
+      }
+      assert.equal(results.data.rows, 2000);
+      for (const rss of [results.rss.small, results.rss.large]) assert.ok(rss.peakDuringCopyMB > 0);
+      assert.ok(Number.isFinite(results.rss.growthMB));
+      assert.ok(results.emptyCopy.medianMs > 0);
+      assert.equal(results.targets.length, 5);
+
+      const svg = readFileSync(join(out, 'chart.svg'), 'utf8');
+      assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+      for (const id of VARIANTS) assert.ok(svg.includes(`>${id}  `), `chart has no bar for ${id}`);
+      assert.ok(existsSync(join(out, 'chart.svg')));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  },
+);
