@@ -26,7 +26,7 @@ const COLUMNS = `id bigint NOT NULL, qty int NOT NULL, amount numeric(12,2) NOT 
  */
 function fillSql(table: string, rows: number): string {
   return `INSERT INTO ${table}
-    SELECT g, (g * 7919) % 1000, round((g % 100000) * 1.37, 2),
+    SELECT g, ((g::bigint * 7919) % 1000)::int, round((g % 100000) * 1.37, 2),
            '주문 메모 ' || g || ' ' || repeat('가나다라마바', 1 + g % 5),
            timestamptz '2024-01-01 00:00:00+09' + (g % 31536000) * interval '1 second',
            jsonb_build_object('sku', 'SKU-' || (g % 5000), 'tag', CASE WHEN g % 3 = 0 THEN '빠른배송' ELSE 'vip' END,
