@@ -41,7 +41,8 @@ describe('pgferry demo (issue 2)', { timeout: 300_000 }, () => {
     assert.equal(sourceDigest.rows, 100_000);
     assert.deepEqual(targetDigest, sourceDigest);
     // Read again here rather than trusting the demo's own comparison.
-    const [source, target] = demo!.clusters as [{ url(): string }, { url(): string }];
+    const [source, target] = demo!.clusters;
+    assert.ok(source && target);
     assert.deepEqual(await tableDigest(target.url(), DEMO_TABLE), await tableDigest(source.url(), DEMO_TABLE));
   });
 
