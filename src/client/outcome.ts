@@ -77,11 +77,26 @@ export async function awaitRun<R extends object>(
   return { outcome, result };
 }
 
+/** Temporal's own timeout kinds, named the way pgferry names failures. */
+const TIMEOUT_NAMES: Record<number, string> = {
+  [temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT]: 'HeartbeatTimeout',
+  [temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE]: 'StartToCloseTimeout',
+  [temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START]: 'ScheduleToStartTimeout',
+  [temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE]: 'ScheduleToCloseTimeout',
+};
+
+/** The failure's type: an ApplicationFailure's own, a timeout's kind, or what ended it. */
+function failureTypeOf(info: proto.temporal.api.failure.v1.IFailure | null | undefined): string | undefined {
+  if (!info) return undefined;
+  if (info.applicationFailureInfo?.type) return info.applicationFailureInfo.type;
+  if (info.timeoutFailureInfo) return TIMEOUT_NAMES[info.timeoutFailureInfo.timeoutType ?? 0] ?? 'Timeout';
+  if (info.canceledFailureInfo) return 'Cancelled';
+  if (info.terminatedFailureInfo) return 'Terminated';
+  return failureTypeOf(info.cause);
+}
+
 function failureOf(info: proto.temporal.api.failure.v1.IFailure | null | undefined): { type: string; message: string } {
-  return {
-    type: info?.applicationFailureInfo?.type || info?.cause?.applicationFailureInfo?.type || 'Unknown',
-    message: info?.message ?? '',
-  };
+  return { type: failureTypeOf(info) ?? 'Unknown', message: info?.message ?? '' };
 }
 
 /**

@@ -105,5 +105,14 @@ describe('worker killed mid-copy (issue 3)', { timeout: 300_000 }, () => {
     )?.activityTaskStartedEventAttributes;
     assert.ok(retried, 'exportImport was retried');
     assert.equal(retried.lastFailure?.timeoutFailureInfo?.timeoutType, TimeoutType.TIMEOUT_TYPE_HEARTBEAT);
+
+    // `status` names that attempt's failure as a heartbeat timeout, not "Unknown".
+    const status = parseJson<{ attempts: { activity: string; attempt: number; failureType: string }[] }>(
+      await h.cli(['status', workflowId, '--json']),
+    );
+    assert.deepEqual(
+      status.attempts.map(({ activity, attempt, failureType }) => ({ activity, attempt, failureType })),
+      [{ activity: 'exportImport', attempt: 1, failureType: 'HeartbeatTimeout' }],
+    );
   });
 });
