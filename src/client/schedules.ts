@@ -64,8 +64,20 @@ interface CopyScheduleMemo {
   spec: string;
 }
 
+/** `1d`, `6h`, `90s`: the largest unit that divides the duration exactly. */
+export function formatInterval(ms: number): string {
+  const units: [string, number][] = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ];
+  const unit = units.find(([, size]) => ms >= size && ms % size === 0);
+  return unit ? `${ms / unit[1]}${unit[0]}` : `${ms}ms`;
+}
+
 function timingText(timing: CopyScheduleTiming, timezone?: string): string {
-  const base = 'cron' in timing ? `cron "${timing.cron}"` : `every ${timing.everyMs / 1000}s`;
+  const base = 'cron' in timing ? `cron "${timing.cron}"` : `every ${formatInterval(timing.everyMs)}`;
   return timezone ? `${base} (${timezone})` : base;
 }
 
@@ -147,7 +159,7 @@ function specText(description: ScheduleDescription): string {
   if (recorded) return recorded;
   const { intervals, calendars, timezone } = description.spec;
   const parts = [
-    ...(intervals ?? []).map((interval) => `every ${Number(interval.every) / 1000}s`),
+    ...(intervals ?? []).map((interval) => `every ${formatInterval(Number(interval.every))}`),
     ...(calendars?.length ? [`${calendars.length} calendar spec(s)`] : []),
   ];
   return (parts.join(', ') || 'no times') + (timezone ? ` (${timezone})` : '');

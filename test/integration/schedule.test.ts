@@ -94,7 +94,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
     assertOneLineError(second, /schedule dup already exists/);
     const info = await describeJson('dup');
     assert.equal(info.summary, 'source:public.info_t → target:public.info_t (replace)');
-    assert.equal(info.spec, 'every 3600s');
+    assert.equal(info.spec, 'every 1h');
     assert.equal(info.paused, true);
     await deleteAndDrain('dup');
   });
@@ -173,7 +173,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
     const text = await h.cli(['schedule', 'describe', 'nightly']);
     assert.equal(text.exitCode, 0, text.stderr);
     assert.match(text.stdout, /^nightly {2}PAUSED {2}\(source maintenance\)/);
-    assert.match(text.stdout, /cron "0 3 \* \* \*" \(Asia\/Seoul\), overlap SKIP/);
+    assert.match(text.stdout, /cron "0 3 \* \* \*" \(Asia\/Seoul\), overlap SKIP, catch-up window 365d/);
     assert.match(text.stdout, /copy {6}source:public\.info_t → target:public\.info_t \(replace\)/);
     assert.match(text.stdout, /next {6}\(paused\) \d{4}-\d{2}-\d{2}T18:00:00\.000Z/);
 

@@ -6,6 +6,7 @@ import {
   backfillCopySchedule,
   createCopySchedule,
   describeCopySchedule,
+  formatInterval,
   InvalidScheduleSpecError,
   listCopySchedules,
   OVERLAP_POLICIES,
@@ -82,7 +83,7 @@ async function withClient<T>(scheduleId: string | undefined, fn: (client: Client
 function printDescription(info: CopyScheduleInfo): void {
   const lines = [
     `${info.scheduleId}  ${info.paused ? 'PAUSED' : 'ACTIVE'}${info.note ? `  (${info.note})` : ''}`,
-    `  spec      ${info.spec}, overlap ${info.overlap}, catch-up window ${info.catchupWindowMs / 1000}s`,
+    `  spec      ${info.spec}, overlap ${info.overlap}, catch-up window ${formatInterval(info.catchupWindowMs)}`,
     `  copy      ${info.summary ?? '(no summary)'}`,
     `  workflow  ${info.workflowId ?? '?'}-<time> on task queue ${info.taskQueue ?? '?'}`,
     `  actions   ${info.actionsTaken} taken, ${info.actionsSkippedOverlap} skipped (overlap), ${info.actionsMissedCatchupWindow} missed (catch-up window)`,
