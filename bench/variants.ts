@@ -29,9 +29,11 @@ export const MEASUREMENTS: Omit<Measurement, 'seconds'>[] = [
   { id: 'F', kind: 'variant', label: 'pgferry copy --mode replace (Temporal)', loadsInto: 'staging, then logged + PK' },
   { id: 'B-freeze', kind: 'reference', label: 'raw binary, TRUNCATE + COPY FREEZE', loadsInto: STAGING_KIND },
   { id: 'B-logged', kind: 'reference', label: 'raw binary into a logged table', loadsInto: 'logged, no index' },
+  { id: 'B-target', kind: 'reference', label: "raw binary into F's target shape", loadsInto: 'logged + PK' },
   { id: 'P-insert', kind: 'publish', label: 'publish now: TRUNCATE + INSERT SELECT', loadsInto: 'logged + PK' },
   { id: 'P-rebuild', kind: 'publish', label: 'publish: drop PK, INSERT SELECT, add PK', loadsInto: 'logged + PK' },
   { id: 'P-swap', kind: 'publish', label: 'publish: staging SET LOGGED + add PK', loadsInto: 'logged + PK' },
+  { id: 'P-pk', kind: 'publish', label: '(of which ADD PRIMARY KEY)', loadsInto: 'logged + PK' },
 ];
 
 export interface RoundContext {
@@ -75,17 +77,22 @@ async function timeTool(ctx: RoundContext, id: string, dstTable: string, run: ()
   return seconds;
 }
 
-/** Times a few statements in one transaction on the target's `ferry` database. */
-async function timeTransaction(ctx: RoundContext, statements: string[]): Promise<number> {
+/** Times statements in one transaction on the target's `ferry` database: total and per statement. */
+async function timeStatements(ctx: RoundContext, statements: string[]): Promise<{ total: number; each: number[] }> {
   const client = new pg.Client({ connectionString: ctx.world.target.url('ferry') });
   await client.connect();
   try {
     await client.query('CHECKPOINT');
     const started = performance.now();
+    const each: number[] = [];
     await client.query('BEGIN');
-    for (const statement of statements) await client.query(statement);
+    for (const statement of statements) {
+      const at = performance.now();
+      await client.query(statement);
+      each.push((performance.now() - at) / 1000);
+    }
     await client.query('COMMIT');
-    return (performance.now() - started) / 1000;
+    return { total: (performance.now() - started) / 1000, each };
   } finally {
     await client.end();
   }
@@ -99,25 +106,29 @@ async function timePublishStrategies(ctx: RoundContext, staged: CreateStagingRes
   const timings: [string, number][] = [];
   timings.push([
     'P-insert',
-    await timeTransaction(ctx, ['LOCK TABLE bench_rows IN ACCESS EXCLUSIVE MODE', 'TRUNCATE bench_rows', insert]),
+    (await timeStatements(ctx, ['LOCK TABLE bench_rows IN ACCESS EXCLUSIVE MODE', 'TRUNCATE bench_rows', insert]))
+      .total,
   ]);
   await expectRows(ctx, 'P-insert', 'ferry', 'bench_rows');
   timings.push([
     'P-rebuild',
-    await timeTransaction(ctx, [
-      'LOCK TABLE bench_rows IN ACCESS EXCLUSIVE MODE',
-      'TRUNCATE bench_rows',
-      'ALTER TABLE bench_rows DROP CONSTRAINT bench_rows_pkey',
-      insert,
-      'ALTER TABLE bench_rows ADD CONSTRAINT bench_rows_pkey PRIMARY KEY (id)',
-    ]),
+    (
+      await timeStatements(ctx, [
+        'LOCK TABLE bench_rows IN ACCESS EXCLUSIVE MODE',
+        'TRUNCATE bench_rows',
+        'ALTER TABLE bench_rows DROP CONSTRAINT bench_rows_pkey',
+        insert,
+        'ALTER TABLE bench_rows ADD CONSTRAINT bench_rows_pkey PRIMARY KEY (id)',
+      ])
+    ).total,
   ]);
   await expectRows(ctx, 'P-rebuild', 'ferry', 'bench_rows');
   // A swap would then rename staging over the target: catalog-only, not timed.
-  timings.push([
-    'P-swap',
-    await timeTransaction(ctx, [`ALTER TABLE ${staging} SET LOGGED`, `ALTER TABLE ${staging} ADD PRIMARY KEY (id)`]),
+  const swap = await timeStatements(ctx, [
+    `ALTER TABLE ${staging} SET LOGGED`,
+    `ALTER TABLE ${staging} ADD PRIMARY KEY (id)`,
   ]);
+  timings.push(['P-swap', swap.total], ['P-pk', swap.each[1]!]);
   await targetSql(ctx, 'ferry', `DROP TABLE ${staging}`);
   return timings;
 }
@@ -176,6 +187,16 @@ export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string
     await timeTool(ctx, 'B-logged', 'bench_rows_logged', run('raw binary logged', rawPipeScript('binary'), loggedEnv)),
   );
   const rssBeforeMB = before / 1048576;
+  const targetEnv = toolEnv(ctx, 'public.bench_rows_pk');
+  record(
+    'B-target',
+    await timeTool(
+      ctx,
+      'B-target',
+      'bench_rows_pk',
+      run('raw binary into logged + PK', rawPipeScript('binary'), targetEnv),
+    ),
+  );
   ctx.say(`  (bench RSS before F ${rssBeforeMB.toFixed(0)} MB, peak during F ${rssPeakMB.toFixed(0)} MB)`);
   const extras = { phases: phaseSeconds(copy.result), rssPeakMB, rssBeforeMB, binaryBytes: copy.result.bytes };
   return { seconds, extras };

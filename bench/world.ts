@@ -3,7 +3,8 @@
  *   source: `bench`       only public.bench_rows (N rows), so pgcopydb's "all tables" is one table
  *           `bench_small` public.bench_rows (the RSS check's small copy) and public.bench_empty
  *   target: `bench`       public.bench_rows (UNLOGGED, no index: what staging is) and
- *                         public.bench_rows_logged (logged, no index), for the raw tools
+ *                         public.bench_rows_logged (logged, no index) and public.bench_rows_pk
+ *                         (logged, primary key: the whole copy's target shape), for the raw tools
  *           `ferry`       public.bench_rows (logged, primary key) for the copies through pgferry
  * A pgpass file carries the passwords, so every URI and argv in the bench is password-free.
  */
@@ -116,7 +117,8 @@ export async function prepareData(world: BenchWorld, rows: number, smallRows: nu
   await world.sql(
     'target',
     'bench',
-    `CREATE UNLOGGED TABLE bench_rows (${COLUMNS}); CREATE TABLE bench_rows_logged (${COLUMNS})`,
+    `CREATE UNLOGGED TABLE bench_rows (${COLUMNS}); CREATE TABLE bench_rows_logged (${COLUMNS});
+     CREATE TABLE bench_rows_pk ${keyed}`,
   );
   await world.sql('target', 'ferry', `CREATE TABLE bench_rows ${keyed}`);
   const facts = await world.sql(

@@ -62,7 +62,7 @@ test(
       for (const rss of [results.rss.small, results.rss.large]) assert.ok(rss.peakDuringCopyMB > 0);
       assert.ok(Number.isFinite(results.rss.growthMB));
       assert.ok(results.emptyCopy.medianMs > 0);
-      assert.equal(results.targets.length, 5);
+      assert.ok(results.targets.length >= 5);
 
       const svg = readFileSync(join(out, 'chart.svg'), 'utf8');
       assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
