@@ -90,7 +90,8 @@ export function makeCreateStaging(databases: Databases) {
       }
     }
 
-    const staging = stagingTableFor(input.target, targetTable);
+    const { info } = Context.current();
+    const staging = stagingTableFor(input.target, targetTable, info.workflowExecution?.workflowId ?? info.activityId);
     Context.current().heartbeat({ phase: 'createStaging' });
     try {
       return await databases.withClient(input.target, (client) =>

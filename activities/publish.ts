@@ -12,7 +12,10 @@ import type { Databases } from '../src/db/databases.js';
 import { inTransaction } from '../src/db/databases.js';
 import { formatTable, quoteIdent, quoteTable, type TableRef } from '../src/shared/table-name.js';
 import type { CopyMode } from '../src/shared/copy-spec.js';
+import { ApplicationFailure } from '@temporalio/common';
 import { toFailure } from './failures.js';
+import { FailureType } from '../src/shared/failure-types.js';
+import { formatCount } from '../src/shared/format.js';
 
 export interface PublishInput {
   target: string;
@@ -23,6 +26,8 @@ export interface PublishInput {
   mode: CopyMode;
   /** Unique per workflow run: makes a retried publish a no-op. */
   publishKey: string;
+  /** Rows verifyCounts found in staging: publish refuses to move any other number. */
+  expectedRows: number;
   lockTimeoutMs?: number;
 }
 
@@ -65,6 +70,31 @@ function moveRowsSql(input: PublishInput): string {
   return `${insert} ON CONFLICT (${key}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
 }
 
+/**
+ * Moves staging into the target and checks that exactly the verified rows moved; anything else
+ * (staging changed since verifyCounts) rolls the whole publish back.
+ */
+async function moveRows(client: pg.ClientBase, input: PublishInput): Promise<number> {
+  const sql = moveRowsSql(input);
+  // ON CONFLICT DO NOTHING reports inserted rows only, so count staging itself in that case.
+  const countsEveryRow = input.mode !== 'upsert' || input.columns.some((column) => !input.primaryKey.includes(column));
+  const staged = countsEveryRow
+    ? undefined
+    : Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteTable(input.staging)}`)).rows[0]!.n);
+  const moved = (await client.query(sql)).rowCount ?? 0;
+  const rows = staged ?? moved;
+  if (rows !== input.expectedRows) {
+    // Not retryable here: staging will not change back; the run fails with the target untouched.
+    throw ApplicationFailure.create({
+      type: FailureType.CountMismatch,
+      message: `publish found ${formatCount(rows)} rows in staging, verified ${formatCount(input.expectedRows)}; nothing published`,
+      nonRetryable: true,
+      details: [{ stagedRows: rows, expectedRows: input.expectedRows }],
+    });
+  }
+  return moved;
+}
+
 async function emptyTarget(client: pg.ClientBase, target: TableRef): Promise<void> {
   await client.query('SAVEPOINT pgferry_truncate');
   try {
@@ -95,8 +125,7 @@ export function makePublish(databases: Databases) {
           const lockMode = input.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE';
           await client.query(`LOCK TABLE ${quoteTable(input.targetTable)} IN ${lockMode} MODE`);
           if (input.mode === 'replace') await emptyTarget(client, input.targetTable);
-          const moved = await client.query(moveRowsSql(input));
-          const rows = moved.rowCount ?? 0;
+          const rows = await moveRows(client, input);
           await client.query(
             'INSERT INTO pgferry.publications (publish_key, target_table, mode, rows) VALUES ($1, $2, $3, $4)',
             [input.publishKey, formatTable(input.targetTable), input.mode, rows],

@@ -140,6 +140,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
           primaryKey: staged.primaryKey,
           mode: input.mode,
           publishKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
+          expectedRows: copied.importedRows,
         },
       ]),
     );
