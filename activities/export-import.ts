@@ -100,7 +100,10 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
     const sourceProfile = databases.profile(input.source);
     const targetProfile = databases.profile(input.target);
     const tag = workflowTag(info.workflowExecution?.workflowId ?? info.activityId);
-    const appName = (side: string) => `pgferry/${tag}/a${info.attempt}/${side}`;
+    // pgferry/<workflow>/<run>/a<attempt>/<side>: who a backend belongs to, in pg_stat_activity,
+    // within the 63 bytes PostgreSQL keeps of an application_name.
+    const run = (info.workflowExecution?.runId ?? '').replace(/-/g, '').slice(-8) || 'norun';
+    const appName = (side: string) => `pgferry/${tag}/${run}/a${info.attempt}/${side}`;
 
     const fenced = await fenceEarlierAttempts(databases, input.target, tag).catch((error: unknown) => {
       throw toFailure(error, 'import', 'connecting to the target');

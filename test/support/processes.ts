@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 export interface ChildProcessInfo {
   pid: number;
   comm: string;
-  /** PGAPPNAME from the child's environment, which names the side: `pgferry/<tag>/a1/export`. */
+  /** PGAPPNAME from the child's environment, which names the side: `pgferry/<tag>/<run>/a1/export`. */
   appName: string | undefined;
 }
 
