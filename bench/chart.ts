@@ -8,7 +8,7 @@ const COLORS: Record<MeasurementKind, string> = { variant: '#3b6fb6', reference:
 const ROW = 28;
 const LABEL_WIDTH = 360;
 const BAR_WIDTH = 440;
-const TOP = 64;
+const TOP = 84;
 
 function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -33,19 +33,21 @@ export function renderChart(results: BenchResults): string {
   const { data, rss, emptyCopy } = results;
   const title =
     `pgferry bench: ${data.rows.toLocaleString('en')} rows (${(data.textBytes / 1e6).toFixed(0)} MB COPY text), ` +
-    `median of ${results.rounds} interleaved rounds; whisker = min-max; (x) = ratio to raw binary pipe B`;
+    `median of ${results.rounds} interleaved rounds`;
+  const subtitle = 'bar = median, whisker = min-max, (x) = ratio to the raw binary pipe B';
   const footer =
     `worker RSS ${rss.small.peakDuringCopyMB.toFixed(0)} MB at ${data.smallRows.toLocaleString('en')} rows, ` +
     `${rss.large.peakDuringCopyMB.toFixed(0)} MB at ${data.rows.toLocaleString('en')} rows; ` +
     `empty-table copy ${emptyCopy.medianMs} ms; load ${results.machine.loadBefore.join('/')} → ${results.machine.loadAfter.join('/')}`;
   const legend = (Object.entries(COLORS) as [MeasurementKind, string][]).map(
     ([kind, color], i) =>
-      `<rect x="${LABEL_WIDTH + i * 150}" y="36" width="12" height="12" fill="${color}"/>` +
-      `<text x="${LABEL_WIDTH + i * 150 + 18}" y="46">${kind === 'publish' ? 'publish step only' : kind}</text>`,
+      `<rect x="${LABEL_WIDTH + i * 150}" y="56" width="12" height="12" fill="${color}"/>` +
+      `<text x="${LABEL_WIDTH + i * 150 + 18}" y="66">${kind === 'publish' ? 'publish step only' : kind}</text>`,
   );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">
   <rect width="100%" height="100%" fill="#fff"/>
   <text x="12" y="22" font-size="14" font-weight="bold">${escapeXml(title)}</text>
+  <text x="12" y="42">${escapeXml(subtitle)}</text>
   ${legend.join('\n  ')}
   ${bars.join('\n  ')}
   <line x1="${LABEL_WIDTH}" x2="${LABEL_WIDTH}" y1="${TOP}" y2="${TOP + items.length * ROW}" stroke="#444"/>
