@@ -29,18 +29,34 @@ class BinaryCopyParser {
   feed(chunk: Buffer): void {
     let i = 0;
     while (i < chunk.length && !this.malformed) {
-      if (this.state === 'extension' || this.state === 'fieldData') {
+      const state = this.state;
+      if (state === 'extension' || state === 'fieldData') {
         const step = Math.min(this.skip, chunk.length - i);
         i += step;
         this.skip -= step;
-        if (this.skip === 0) this.state = this.state === 'extension' ? 'fieldCount' : this.nextAfterField();
+        if (this.skip === 0) this.state = state === 'extension' ? 'fieldCount' : this.nextAfterField();
         continue;
       }
-      if (this.state === 'trailer') {
+      if (state === 'trailer') {
         this.malformed = 'data after the binary COPY trailer';
         return;
       }
-      const need = this.state === 'signature' ? 11 : this.state === 'fieldCount' ? 2 : 4;
+      // Fast path: the header lies whole inside this chunk, read it in place (the hot loop of
+      // a 2M-row copy: one field count per row and one length per field).
+      if (this.pending.length === 0) {
+        if (state === 'fieldCount' && i + 2 <= chunk.length) {
+          this.onFieldCount(chunk.readInt16BE(i));
+          i += 2;
+          continue;
+        }
+        if (state === 'fieldLength' && i + 4 <= chunk.length) {
+          this.onFieldLength(chunk.readInt32BE(i));
+          i += 4;
+          continue;
+        }
+      }
+      // Slow path: a header split across chunks is collected byte by byte.
+      const need = state === 'signature' ? 11 : state === 'fieldCount' ? 2 : 4;
       while (this.pending.length < need && i < chunk.length) this.pending.push(chunk[i++]!);
       if (this.pending.length === need) this.consume(Buffer.from(this.pending));
     }
@@ -49,6 +65,25 @@ class BinaryCopyParser {
   private nextAfterField(): BinaryState {
     this.fieldsLeft--;
     return this.fieldsLeft > 0 ? 'fieldLength' : 'fieldCount';
+  }
+
+  private onFieldCount(count: number): void {
+    if (count === -1) {
+      this.state = 'trailer';
+      return;
+    }
+    this.rows++;
+    this.fieldsLeft = count;
+    this.state = count > 0 ? 'fieldLength' : 'fieldCount';
+  }
+
+  private onFieldLength(length: number): void {
+    if (length > 0) {
+      this.skip = length;
+      this.state = 'fieldData';
+    } else {
+      this.state = this.nextAfterField();
+    }
   }
 
   private consume(value: Buffer): void {
@@ -65,27 +100,12 @@ class BinaryCopyParser {
         this.skip = value.readUInt32BE(0);
         this.state = this.skip > 0 ? 'extension' : 'fieldCount';
         return;
-      case 'fieldCount': {
-        const count = value.readInt16BE(0);
-        if (count === -1) {
-          this.state = 'trailer';
-          return;
-        }
-        this.rows++;
-        this.fieldsLeft = count;
-        this.state = count > 0 ? 'fieldLength' : 'fieldCount';
+      case 'fieldCount':
+        this.onFieldCount(value.readInt16BE(0));
         return;
-      }
-      case 'fieldLength': {
-        const length = value.readInt32BE(0);
-        if (length > 0) {
-          this.skip = length;
-          this.state = 'fieldData';
-        } else {
-          this.state = this.nextAfterField();
-        }
+      case 'fieldLength':
+        this.onFieldLength(value.readInt32BE(0));
         return;
-      }
       default:
         return;
     }
