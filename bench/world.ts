@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createPgCluster, type PgCluster } from '../src/dev/pg-cluster.js';
+import { createPgClusters, type PgCluster } from '../src/dev/pg-cluster.js';
 import type { ConnectionProfile } from '../src/config/connections.js';
 
 export const TABLE = { schema: 'public', table: 'bench_rows' };
@@ -49,16 +49,7 @@ export interface BenchWorld {
 }
 
 export async function createBenchWorld(say: (message: string) => void): Promise<BenchWorld> {
-  const created = await Promise.allSettled([
-    createPgCluster({ name: 'bench-src' }),
-    createPgCluster({ name: 'bench-dst' }),
-  ]);
-  const clusters = created.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
-  const failed = created.find((c) => c.status === 'rejected');
-  if (failed) {
-    await Promise.all(clusters.map((cluster) => cluster.destroy()));
-    throw failed.reason;
-  }
+  const clusters = await createPgClusters(['bench-src', 'bench-dst']);
   const [source, target] = clusters as [PgCluster, PgCluster];
   const workDir = await mkdtemp(join(tmpdir(), 'pgferry-bench-'));
   const passFile = join(workDir, 'pgpass');

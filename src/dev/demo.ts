@@ -3,8 +3,7 @@
  * worker, and one copy through the workflow; then the result and a check that the target's
  * rows equal the source's.
  */
-import type { PgCluster } from './pg-cluster.js';
-import { createPgCluster } from './pg-cluster.js';
+import { createPgClusters, type PgCluster } from './pg-cluster.js';
 import { startDevServer, type DevServer } from './dev-server.js';
 import { DEMO_TABLE, seedDemoTable, tableDigest } from './seed.js';
 import { createPgferryWorker, type PgferryWorker } from '../worker/create-worker.js';
@@ -35,16 +34,22 @@ export async function runDemo(options: { onProgress?: (message: string) => void 
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    const [server, source, target] = await Promise.all([
-      startDevServer({ onProgress: say }),
-      createPgCluster({ name: 'source', onProgress: say }),
-      createPgCluster({ name: 'target', onProgress: say }),
+    // Started side by side; each registers its cleanup as soon as it exists, so a failure of
+    // one never leaks the other.
+    const [serverStarted, clustersStarted] = await Promise.allSettled([
+      startDevServer({ onProgress: say }).then((server) => {
+        cleanups.push(() => server.teardown());
+        return server;
+      }),
+      createPgClusters(['source', 'target'], say).then((clusters) => {
+        cleanups.push(...clusters.map((cluster) => () => cluster.destroy()));
+        return clusters;
+      }),
     ]);
-    cleanups.push(
-      () => server.teardown(),
-      () => source.destroy(),
-      () => target.destroy(),
-    );
+    if (serverStarted.status === 'rejected') throw serverStarted.reason;
+    if (clustersStarted.status === 'rejected') throw clustersStarted.reason;
+    const server = serverStarted.value;
+    const [source, target] = clustersStarted.value as [PgCluster, PgCluster];
     say('Seeding public."고객_주문" (100,000 rows) on the source cluster');
     await seedDemoTable(source.url());
 

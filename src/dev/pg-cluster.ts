@@ -204,15 +204,24 @@ process.once('exit', () => {
 });
 
 /**
- * Creates the named clusters in parallel, runs `fn`, and always destroys every cluster,
- * whether `fn` or a creation failed.
+ * Creates the named clusters in parallel; if any fails, destroys the ones that started and
+ * rethrows, so a half-made set never leaks a server.
  */
-export async function withPgClusters<T>(names: string[], fn: (clusters: PgCluster[]) => Promise<T>): Promise<T> {
-  const created = await Promise.allSettled(names.map((name) => createPgCluster({ name })));
+export async function createPgClusters(names: string[], onProgress?: (message: string) => void): Promise<PgCluster[]> {
+  const created = await Promise.allSettled(names.map((name) => createPgCluster({ name, onProgress })));
   const clusters = created.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
+  const failed = created.find((c) => c.status === 'rejected');
+  if (failed) {
+    await Promise.all(clusters.map((cluster) => cluster.destroy()));
+    throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+  }
+  return clusters;
+}
+
+/** Creates the named clusters, runs `fn`, and always destroys every cluster. */
+export async function withPgClusters<T>(names: string[], fn: (clusters: PgCluster[]) => Promise<T>): Promise<T> {
+  const clusters = await createPgClusters(names);
   try {
-    const failed = created.find((c) => c.status === 'rejected');
-    if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
     return await fn(clusters);
   } finally {
     await Promise.all(clusters.map((cluster) => cluster.destroy()));

@@ -27,16 +27,10 @@ import {
   type CopyHarness,
   type RunningCli,
 } from '../support/copy-harness.js';
+import type { CopyOutcome } from '../../src/client/outcome.js';
 
-interface CopyJson {
-  workflowId: string;
-  runId: string;
-  status: string;
-  rows?: number;
-  bytes?: number;
-  durationMs?: number;
-  failure?: { type: string; message: string };
-}
+/** What `copy --wait --json` prints: the client's CopyOutcome, as JSON. */
+type CopyJson = CopyOutcome;
 
 interface StatusJson {
   workflowId: string;

@@ -3,7 +3,7 @@
  * file (before/after hooks). Profiles: `source`, `target`, and `wrongpass` (the source with a
  * wrong password).
  */
-import { createPgCluster, type PgCluster } from '../../src/dev/pg-cluster.js';
+import { createPgClusters, type PgCluster } from '../../src/dev/pg-cluster.js';
 import { loadConnectionProfiles, type ConnectionProfiles } from '../../src/config/connections.js';
 import { Databases } from '../../src/db/databases.js';
 import { findExecutable } from '../../src/pipe/launcher.js';
@@ -32,13 +32,7 @@ export function requirePsql(): string {
 
 export async function createCopyWorld(): Promise<CopyWorld> {
   const psqlPath = requirePsql();
-  const created = await Promise.allSettled([createPgCluster({ name: 'source' }), createPgCluster({ name: 'target' })]);
-  const clusters = created.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
-  const failed = created.find((c) => c.status === 'rejected');
-  if (failed) {
-    await Promise.all(clusters.map((cluster) => cluster.destroy()));
-    throw failed.reason;
-  }
+  const clusters = await createPgClusters(['source', 'target']);
   const [source, target] = clusters as [PgCluster, PgCluster];
   const wrongPassword = 'not-the-password-0123';
   const wrongUrl = source.url().replace(encodeURIComponent(source.password), wrongPassword);
