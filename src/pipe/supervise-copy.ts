@@ -140,6 +140,7 @@ export class CopyPipe {
   private exportChild: PipeChild | undefined;
   private importChild: PipeChild | undefined;
   private endSequence = 0;
+  private streamDelivered = false;
   private supervisorReason: Extract<PipeFailureReason, 'stall' | 'deadline' | 'cancel'> | undefined;
 
   constructor(private readonly options: CopyPipeOptions) {
@@ -240,6 +241,7 @@ export class CopyPipe {
     }
     await writeFile(this.options.commitFile, COMMIT_TOKEN_SQL, { mode: 0o600 });
     imp.process.stdin?.end();
+    this.streamDelivered = true;
   }
 
   private stopBoth(reason: 'stall' | 'deadline' | 'cancel'): void {
@@ -251,7 +253,9 @@ export class CopyPipe {
   private startWatchdog(): () => void {
     const timer = setInterval(() => {
       const now = Date.now();
-      if (now - this.counter.lastChunkAt > this.options.stallTimeoutMs) this.stopBoth('stall');
+      // Once every byte is delivered no more can move; only the deadline bounds the commit.
+      const stalled = !this.streamDelivered && now - this.counter.lastChunkAt > this.options.stallTimeoutMs;
+      if (stalled) this.stopBoth('stall');
       else if (this.options.deadlineAt !== undefined && now > this.options.deadlineAt) this.stopBoth('deadline');
     }, WATCHDOG_INTERVAL_MS);
     timer.unref();
