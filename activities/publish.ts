@@ -1,7 +1,8 @@
 /**
  * publish: moves staging into the target in one target transaction and drops staging.
  *   replace: TRUNCATE + INSERT under an exclusive lock; readers wait and then see the new rows,
- *            never an empty or half-loaded table; grants, indexes and dependent views survive.
+ *            never an empty or half-loaded table; grants, indexes and dependent views survive
+ *            (indexes are re-built after the load where that loses nothing: defer-indexes.ts).
  *   append:  INSERT.
  *   upsert:  INSERT ... ON CONFLICT (primary key) DO UPDATE.
  * Idempotent: a row in pgferry.publications, written in the same transaction, marks the run as
@@ -14,6 +15,7 @@ import { formatTable, quoteIdent, quoteTable, type TableRef } from '../src/share
 import type { CopyMode } from '../src/shared/copy-spec.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { toFailure } from './failures.js';
+import { deferIndexes, type DeferredIndexes } from './defer-indexes.js';
 import { FailureType } from '../src/shared/failure-types.js';
 import { formatCount } from '../src/shared/format.js';
 
@@ -34,6 +36,8 @@ export interface PublishInput {
 export interface PublishResult {
   rows: number;
   alreadyPublished: boolean;
+  /** Indexes dropped before the load and re-built after it (replace mode, when lossless). */
+  rebuiltIndexes: number;
 }
 
 export interface DropStagingInput {
@@ -120,18 +124,23 @@ export function makePublish(databases: Databases) {
           );
           if (done.rows[0]) {
             await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
-            return { rows: Number(done.rows[0].rows), alreadyPublished: true };
+            return { rows: Number(done.rows[0].rows), alreadyPublished: true, rebuiltIndexes: 0 };
           }
           const lockMode = input.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE';
           await client.query(`LOCK TABLE ${quoteTable(input.targetTable)} IN ${lockMode} MODE`);
-          if (input.mode === 'replace') await emptyTarget(client, input.targetTable);
+          let deferred: DeferredIndexes | undefined;
+          if (input.mode === 'replace') {
+            await emptyTarget(client, input.targetTable);
+            deferred = await deferIndexes(client, input.targetTable);
+          }
           const rows = await moveRows(client, input);
+          await deferred?.restore();
           await client.query(
             'INSERT INTO pgferry.publications (publish_key, target_table, mode, rows) VALUES ($1, $2, $3, $4)',
             [input.publishKey, formatTable(input.targetTable), input.mode, rows],
           );
           await client.query(`DROP TABLE ${quoteTable(input.staging)}`);
-          return { rows, alreadyPublished: false };
+          return { rows, alreadyPublished: false, rebuiltIndexes: deferred?.count ?? 0 };
         });
       });
     } catch (error) {

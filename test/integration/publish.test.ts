@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { CreateStagingResult } from '../../activities/index.js';
+import type { CreateStagingResult, PublishResult } from '../../activities/index.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import { quoteTable, type TableRef } from '../../src/shared/table-name.js';
 import { createCopyWorld, type CopyWorld } from '../support/copy-world.js';
@@ -71,9 +71,9 @@ describe('publish', { timeout: 300_000 }, () => {
     };
     await query(world.targetUrl, 'TRUNCATE accounts');
     const first = await activityEnvironment().run(world.activities.publish, input);
-    assert.deepEqual(first, { rows: 1000, alreadyPublished: false });
+    assert.deepEqual(first, { rows: 1000, alreadyPublished: false, rebuiltIndexes: 0 });
     const retry = await activityEnvironment().run(world.activities.publish, input);
-    assert.deepEqual(retry, { rows: 1000, alreadyPublished: true });
+    assert.deepEqual(retry, { rows: 1000, alreadyPublished: true, rebuiltIndexes: 0 });
     assert.deepEqual(await tableDigest(world.targetUrl, TABLE), await tableDigest(world.sourceUrl, TABLE));
   });
 
@@ -91,5 +91,92 @@ describe('publish', { timeout: 300_000 }, () => {
     assert.notEqual(first.staging.table, second.staging.table);
     assert.equal(first.staging.schema, 'public');
     assert.match(second.staging.table, /^pgferry_stg_[0-9a-f]{16}$/);
+  });
+
+  describe('replace re-builds the target indexes after the load', () => {
+    const SHOP: TableRef = { schema: 'public', table: 'shop' };
+    const indexDefs = async () =>
+      (
+        await query<{ indexdef: string }>(
+          world.targetUrl,
+          "SELECT indexdef FROM pg_indexes WHERE tablename = 'shop' ORDER BY indexdef",
+        )
+      ).rows.map((row) => row.indexdef);
+    const publishReplace = (staging: CreateStagingResult, expectedRows: number, key: string): Promise<PublishResult> =>
+      activityEnvironment().run(world.activities.publish, {
+        target: 'target',
+        targetTable: SHOP,
+        staging: staging.staging,
+        columns: staging.columns,
+        primaryKey: staging.primaryKey,
+        mode: 'replace' as const,
+        publishKey: key,
+        expectedRows,
+      });
+
+    before(async () => {
+      await query(
+        world.sourceUrl,
+        `CREATE TABLE shop (id int, code text, qty int);
+         INSERT INTO shop SELECT g, 'c' || g, g % 7 FROM generate_series(1, 2000) g;`,
+      );
+      await query(
+        world.targetUrl,
+        `CREATE TABLE shop (id int PRIMARY KEY, code text, qty int);
+         CREATE UNIQUE INDEX shop_code ON shop (code);
+         CREATE INDEX shop_qty_partial ON shop (qty) WHERE qty > 3;
+         INSERT INTO shop SELECT g, 'old' || g, 1 FROM generate_series(1, 50) g;
+         CREATE VIEW shop_big AS SELECT id, qty FROM shop WHERE qty > 3;
+         CREATE ROLE shop_reader;
+         GRANT SELECT ON shop, shop_big TO shop_reader;`,
+      );
+    });
+
+    test('keeps every index definition, the dependent view and the grants, with exactly the source rows', async () => {
+      const defsBefore = await indexDefs();
+      const { staging, result } = await copyToStaging(world, SHOP);
+      const published = await publishReplace(staging, result.importedRows, 'publish-test/indexes');
+      assert.equal(published.rows, 2000);
+      assert.equal(published.rebuiltIndexes, 3, 'primary key, unique and partial index re-built after the load');
+      assert.deepEqual(await indexDefs(), defsBefore);
+      assert.deepEqual(await tableDigest(world.targetUrl, SHOP), await tableDigest(world.sourceUrl, SHOP));
+      const big = await query<{ n: number }>(world.targetUrl, 'SELECT count(*)::int AS n FROM shop_big');
+      assert.equal(big.rows[0]!.n, (await query(world.sourceUrl, 'SELECT 1 FROM shop WHERE qty > 3')).rowCount);
+      const grant = await query<{ ok: boolean }>(
+        world.targetUrl,
+        "SELECT has_table_privilege('shop_reader', 'shop', 'SELECT') AS ok",
+      );
+      assert.equal(grant.rows[0]!.ok, true);
+    });
+
+    test('rows that break a re-built unique index roll the whole publish back', async () => {
+      const before = await tableDigest(world.targetUrl, SHOP);
+      const defsBefore = await indexDefs();
+      await query(world.sourceUrl, `INSERT INTO shop VALUES (1, 'duplicate id', 0)`);
+      try {
+        const { staging, result } = await copyToStaging(world, SHOP);
+        await assertFailure(
+          publishReplace(staging, result.importedRows, 'publish-test/duplicate'),
+          FailureType.DataRejected,
+          true,
+        );
+      } finally {
+        await query(world.sourceUrl, `DELETE FROM shop WHERE code = 'duplicate id'`);
+      }
+      assert.deepEqual(await tableDigest(world.targetUrl, SHOP), before);
+      assert.deepEqual(await indexDefs(), defsBefore);
+    });
+
+    test('a target another table references by foreign key keeps its indexes in place, and still gets the rows', async () => {
+      await query(world.targetUrl, 'CREATE TABLE shop_note (shop_id int REFERENCES shop (id))');
+      try {
+        const { staging, result } = await copyToStaging(world, SHOP);
+        const published = await publishReplace(staging, result.importedRows, 'publish-test/fk');
+        assert.equal(published.rebuiltIndexes, 0);
+        assert.deepEqual(await tableDigest(world.targetUrl, SHOP), await tableDigest(world.sourceUrl, SHOP));
+      } finally {
+        await query(world.targetUrl, 'DROP TABLE shop_note');
+      }
+    });
   });
 });
