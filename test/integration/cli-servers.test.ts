@@ -3,8 +3,8 @@
  * its server on SIGTERM; `pgferry worker` shuts down gracefully; every command has --help.
  */
 import { after, before, describe, it } from 'node:test';
+import { canConnect } from '../support/network.js';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { execa, type ResultPromise } from 'execa';
 import { findFreePort } from '../../src/dev/pg-cluster.js';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server.js';
@@ -13,17 +13,6 @@ const CLI = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'] as const;
 
 function pgferry(args: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; all: true }> {
   return execa(CLI[0], [...CLI.slice(1), ...args], { reject: false, all: true, env: { ...process.env, ...env } });
-}
-
-function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Resolves with the first stdout line matching `pattern`. */
@@ -48,13 +37,13 @@ describe('pgferry dev', () => {
     assert.match(line, new RegExp(`UI at http://127\\.0\\.0\\.1:${uiPort}`));
     const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
     assert.equal(ui.status, 200);
-    assert.equal(await portAccepts(port), true);
+    assert.equal(await canConnect(`127.0.0.1:${port}`), true);
 
     dev.kill('SIGTERM');
     const result = await dev;
     assert.equal(result.exitCode, 0, String(result.all));
-    assert.equal(await portAccepts(port), false, 'the dev server still listens after pgferry dev exited');
-    assert.equal(await portAccepts(uiPort), false, 'the UI still listens after pgferry dev exited');
+    assert.equal(await canConnect(`127.0.0.1:${port}`), false, 'the dev server still listens after pgferry dev exited');
+    assert.equal(await canConnect(`127.0.0.1:${uiPort}`), false, 'the UI still listens after pgferry dev exited');
   });
 });
 

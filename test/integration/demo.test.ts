@@ -5,19 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { canConnect } from '../support/network.js';
 import { runDemo, type RunningDemo } from '../../src/dev/demo.js';
 import { DEMO_TABLE, tableDigest } from '../../src/dev/seed.js';
-
-function canConnect(address: string): Promise<boolean> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve) => {
-    const socket = connect({ host, port: Number(port) });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
 
 describe('pgferry demo (issue 2)', { timeout: 300_000 }, () => {
   let demo: RunningDemo | undefined;

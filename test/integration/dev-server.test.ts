@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { canConnect } from '../support/network.js';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server.js';
 import { findFreePort } from '../../src/dev/pg-cluster.js';
 import { PGFERRY_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
-
-function canConnect(address: string): Promise<boolean> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve) => {
-    const socket = connect({ host, port: Number(port) });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
 
 // temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD (@temporalio/proto is not a direct dependency).
 const INDEXED_VALUE_TYPE_KEYWORD = 2;

@@ -11,7 +11,7 @@ import { quoteTable, type TableRef } from '../../src/shared/table-name.js';
 import { createCopyWorld, type CopyWorld } from '../support/copy-world.js';
 import { assertFailure } from '../support/failures.js';
 import { query, rowCount, tableDigest, waitForImportProgress } from '../support/pg.js';
-import { forceKill, isAlive, psqlChildren, waitForPsqlPair } from '../support/processes.js';
+import { assertNoPsqlLeft, forceKill, isAlive, waitForPsqlPair } from '../support/processes.js';
 import { activityEnvironment, copyToStaging, createStaging, exportImport } from '../support/run-copy.js';
 
 const KOREAN: TableRef = { schema: '영업 데이터', table: '고객 "VIP" 주문' };
@@ -73,11 +73,9 @@ describe('exportImport between two real clusters', { timeout: 600_000 }, () => {
   });
 
   afterEach(() => {
-    forceKill(seenPids.filter(isAlive));
-    const alive = seenPids.filter(isAlive);
+    const pids = seenPids;
     seenPids = [];
-    assert.deepEqual(alive, [], 'psql processes outlived the test');
-    assert.deepEqual(psqlChildren(), [], 'psql children left behind');
+    assertNoPsqlLeft(pids);
   });
 
   /** Starts a copy of BIG into fresh staging and resolves once the import is mid-COPY. */

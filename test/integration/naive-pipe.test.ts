@@ -18,7 +18,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { createCopyWorld, type CopyWorld } from '../support/copy-world.js';
 import { assertFailure } from '../support/failures.js';
 import { query, rowCount, waitForImportProgress } from '../support/pg.js';
-import { forceKill, isAlive, psqlChildren, waitForPsqlPair } from '../support/processes.js';
+import { assertNoPsqlLeft, waitForPsqlPair } from '../support/processes.js';
 import { activityEnvironment, createStaging, exportImport } from '../support/run-copy.js';
 
 /** One ASCII text column without backslashes: any prefix of the stream is valid COPY text. */
@@ -75,11 +75,9 @@ describe('the naive pipe and the fence', { timeout: 300_000 }, () => {
   });
 
   afterEach(() => {
-    forceKill(seenPids.filter(isAlive));
-    const alive = seenPids.filter(isAlive);
+    const pids = seenPids;
     seenPids = [];
-    assert.deepEqual(alive, [], 'psql processes outlived the test');
-    assert.deepEqual(psqlChildren(), [], 'psql children left behind');
+    assertNoPsqlLeft(pids);
   });
 
   test('a naive pipe commits a truncated table when the export is SIGKILLed mid-stream', async () => {

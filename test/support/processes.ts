@@ -2,6 +2,7 @@
  * Process helpers: find the psql children of this test process (setpriv execs psql, so the pid
  * is psql's own) and check that processes are gone.
  */
+import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ChildProcessInfo {
@@ -83,4 +84,12 @@ export function forceKill(pids: Iterable<number | undefined>): void {
       }
     }
   }
+}
+
+/** Kills what is left of `pids`, then fails if any of them or any psql child was still running. */
+export function assertNoPsqlLeft(pids: number[]): void {
+  const alive = pids.filter(isAlive);
+  forceKill(alive);
+  assert.deepEqual(alive, [], 'psql processes outlived the test');
+  assert.deepEqual(psqlChildren(), [], 'psql children left behind');
 }
