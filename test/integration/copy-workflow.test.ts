@@ -12,6 +12,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { query } from '../support/pg.js';
 import { psqlChildren, waitForPsqlPair } from '../support/processes.js';
 import {
+  copyWithExportKilledOnce,
   createCopyHarness,
   digestOf,
   makePacedView,
@@ -313,20 +314,7 @@ describe('pgferry copy through the CLI (issue 4)', { timeout: 900_000 }, () => {
   test('a copy whose export psql is killed once completes and status shows the ExportKilled attempt', async () => {
     const ref = table('killed_orders');
     await makePacedView(h.sourceUrl, ref, 50_000);
-    await setPace(h.sourceUrl, HOLD);
-    let copying: RunningCli | undefined;
-    try {
-      copying = h.spawnCli([
-        ...['copy', '--source', 'source', '--target', 'target', '--table', 'public.killed_orders'],
-        ...['--wait', '--json'],
-      ]);
-      const { exportPid } = await waitForPsqlPair();
-      await waitForRowsImported(h.targetUrl);
-      process.kill(exportPid, 'SIGKILL');
-    } finally {
-      await setPace(h.sourceUrl, 0);
-    }
-    const outcome = assertCompleted(await copying.done, 50_000);
+    const outcome = assertCompleted(await copyWithExportKilledOnce(h, 'public.killed_orders', HOLD), 50_000);
 
     const status = await h.cli(['status', outcome.workflowId, '--json']);
     assert.equal(status.exitCode, 0, status.stderr);

@@ -20,16 +20,13 @@ import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js'
 import { workflowsPath } from '../../src/worker/create-worker.js';
 import { workflowIdForTarget } from '../../src/shared/ids.js';
 import type { TableRef } from '../../src/shared/table-name.js';
-import { waitForPsqlPair } from '../support/processes.js';
 import {
+  copyWithExportKilledOnce,
   createCopyHarness,
   makePacedView,
   parseJson,
-  setPace,
   tableDigestOf,
-  waitForRowsImported,
   type CopyHarness,
-  type RunningCli,
 } from '../support/copy-harness.js';
 
 // @temporalio/proto is CommonJS: take the namespace from its default export.
@@ -81,20 +78,7 @@ if (process.env.PGFERRY_RECORD_HISTORY === '1') {
 
     test('a copy whose export is killed once completes and its history is saved', async () => {
       await makePacedView(h.sourceUrl, TABLE, 20_000);
-      await setPace(h.sourceUrl, 20);
-      let copying: RunningCli | undefined;
-      try {
-        copying = h.spawnCli([
-          ...['copy', '--source', 'source', '--target', 'target', '--table', 'public."주문 기록"'],
-          ...['--wait', '--json'],
-        ]);
-        const { exportPid } = await waitForPsqlPair();
-        await waitForRowsImported(h.targetUrl);
-        process.kill(exportPid, 'SIGKILL');
-      } finally {
-        await setPace(h.sourceUrl, 0);
-      }
-      const result = await copying.done;
+      const result = await copyWithExportKilledOnce(h, 'public."주문 기록"', 20);
       assert.equal(result.exitCode, 0, result.stderr);
       assert.equal(parseJson<{ status: string }>(result).status, 'COMPLETED');
       assert.deepEqual(await tableDigestOf(h.targetUrl, TABLE), await tableDigestOf(h.sourceUrl, TABLE));

@@ -22,6 +22,7 @@ import { createPgferryWorker, type PgferryWorker } from '../../src/worker/create
 import { quoteIdent, quoteTable, type TableRef } from '../../src/shared/table-name.js';
 import { requirePsql } from './copy-world.js';
 import { query, withClient } from './pg.js';
+import { waitForPsqlPair } from './processes.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -353,4 +354,22 @@ export async function waitUntilGone(pids: readonly number[], timeoutMs = 15_000)
   ).catch(() => {
     throw new Error(`still running: ${pids.filter(isRunning).join(', ')}`);
   });
+}
+
+/**
+ * Runs `copy --wait --json` of a paced source (see makePacedView) and SIGKILLs its export psql
+ * once rows are arriving; the retry then copies at full speed. Resolves with the CLI's result.
+ */
+export async function copyWithExportKilledOnce(h: CopyHarness, tableArg: string, paceMs: number): Promise<CliResult> {
+  await setPace(h.sourceUrl, paceMs);
+  let copying: RunningCli;
+  try {
+    copying = h.spawnCli(['copy', '--source', 'source', '--target', 'target', '--table', tableArg, '--wait', '--json']);
+    const { exportPid } = await waitForPsqlPair();
+    await waitForRowsImported(h.targetUrl);
+    process.kill(exportPid, 'SIGKILL');
+  } finally {
+    await setPace(h.sourceUrl, 0);
+  }
+  return copying.done;
 }
