@@ -36,8 +36,13 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     maximumInterval: '1m',
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   };
-  const { createStaging, verifyCounts, publish } = proxyActivities<Activities>({
+  const { createStaging } = proxyActivities<Activities>({
     startToCloseTimeout: '10m',
+    retry: { ...retry, maximumAttempts: 5 },
+  });
+  // Counting staging and moving it into the target scale with the table like the copy itself.
+  const { verifyCounts, publish } = proxyActivities<Activities>({
+    startToCloseTimeout: settings.copyTimeout,
     retry: { ...retry, maximumAttempts: 5 },
   });
   const { exportImport } = proxyActivities<Activities>({
