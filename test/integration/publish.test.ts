@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { CreateStagingResult, PublishResult } from '../../activities/index.js';
+import type { CreateStagingResult, ExportImportResult, PublishResult } from '../../activities/index.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import { quoteTable, type TableRef } from '../../src/shared/table-name.js';
 import { createCopyWorld, type CopyWorld } from '../support/copy-world.js';
 import { assertFailure } from '../support/failures.js';
 import { query, tableDigest } from '../support/pg.js';
-import { activityEnvironment, copyToStaging, createStaging } from '../support/run-copy.js';
+import { activityEnvironment, copyToStaging, createStaging, exportImportInput } from '../support/run-copy.js';
 
 const TABLE: TableRef = { schema: 'public', table: 'accounts' };
 
@@ -177,6 +177,41 @@ describe('publish', { timeout: 300_000 }, () => {
       } finally {
         await query(world.targetUrl, 'DROP TABLE shop_note');
       }
+    });
+  });
+
+  describe('verifyCounts with --verify checksum', () => {
+    const verifyInput = (
+      staging: CreateStagingResult,
+      result: ExportImportResult,
+    ): Parameters<CopyWorld['activities']['verifyCounts']>[0] => ({
+      target: 'target',
+      staging: staging.staging,
+      columns: staging.columns,
+      verify: 'checksum',
+      sourceRows: result.sourceRows,
+      importedRows: result.importedRows,
+      streamedRows: result.streamedRows,
+      sourceDigest: result.sourceDigest,
+    });
+
+    test('matches the source digest taken in the export snapshot, and refuses staging with one value changed', async () => {
+      const staging = await createStaging(world, TABLE);
+      const result: ExportImportResult = await activityEnvironment().run(world.activities.exportImport, {
+        ...exportImportInput(TABLE, staging),
+        verify: 'checksum' as const,
+      });
+      assert.ok(result.sourceDigest, 'exportImport returns the source digest with verify=checksum');
+      const verified = await activityEnvironment().run(world.activities.verifyCounts, verifyInput(staging, result));
+      assert.deepEqual(verified, { stagedRows: 1000, checksumMatched: true });
+
+      // Same row count, one value different: only the checksum can tell.
+      await query(world.targetUrl, `UPDATE ${quoteTable(staging.staging)} SET name = 'tampered' WHERE id = 7`);
+      await assertFailure(
+        activityEnvironment().run(world.activities.verifyCounts, verifyInput(staging, result)),
+        FailureType.CountMismatch,
+        false,
+      );
     });
   });
 });
