@@ -3,7 +3,8 @@
  * its own per-table workflow id (so a table already being copied is refused, not copied twice),
  * and one summary at the end. A failed table does not stop the others.
  */
-import { ApplicationFailure, executeChild, isCancellation, setCurrentDetails } from '@temporalio/workflow';
+import { executeChild, isCancellation, setCurrentDetails } from '@temporalio/workflow';
+import { namedFailure } from '../src/shared/failure-chain.js';
 import type { CopyTableInput } from '../src/shared/copy-spec.js';
 import { copySummary } from '../src/shared/copy-defaults.js';
 import { workflowIdForTarget } from '../src/shared/ids.js';
@@ -28,18 +29,6 @@ export interface CopyTablesResult {
   completed: number;
   failed: number;
   results: BatchItemResult[];
-}
-
-/** The innermost ApplicationFailure of a child's failure chain. */
-function namedFailure(error: unknown): { type: string; message: string } {
-  let current: unknown = error;
-  let named = { type: 'Unknown', message: String(error) };
-  while (current instanceof Error) {
-    if (current instanceof ApplicationFailure && current.type) named = { type: current.type, message: current.message };
-    else if (named.type === 'Unknown') named = { type: current.name, message: current.message };
-    current = current.cause;
-  }
-  return named;
 }
 
 export async function copyTables(input: CopyTablesInput): Promise<CopyTablesResult> {

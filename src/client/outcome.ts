@@ -2,18 +2,16 @@
  * What a finished or running copy looks like to a person or a program: the `--json` objects of
  * `copy --wait` and `status`, built from the workflow's description, result and history.
  */
-import { ActivityFailure, ApplicationFailure, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { CopyProgress, CopyTableResult } from '../shared/copy-spec.js';
+import { namedFailure, type FailureSummary } from '../shared/failure-chain.js';
 
 // @temporalio/proto is CommonJS: take the namespace from its default export.
 const { temporal } = proto;
 
-export interface FailureSummary {
-  type: string;
-  message: string;
-}
+export type { FailureSummary };
 
 export interface CopyOutcome {
   workflowId: string;
@@ -32,20 +30,6 @@ export interface AttemptSummary {
   message: string;
 }
 
-/** The innermost named failure of a chain (WorkflowFailedError → ActivityFailure → ApplicationFailure). */
-export function rootFailure(error: unknown): FailureSummary {
-  let current: unknown = error;
-  let named: FailureSummary | undefined;
-  while (current instanceof Error) {
-    if (current instanceof ApplicationFailure && current.type) named = { type: current.type, message: current.message };
-    else if (!named && !(current instanceof ActivityFailure) && current.name !== 'WorkflowFailedError') {
-      named = { type: current.name, message: current.message };
-    }
-    current = current.cause;
-  }
-  return named ?? { type: 'Unknown', message: String(error) };
-}
-
 /** Waits for the run to close and summarises it; never throws for a failed run. */
 export async function awaitOutcome(handle: WorkflowHandle): Promise<CopyOutcome> {
   return (await awaitRun<CopyTableResult>(handle)).outcome;
@@ -60,7 +44,7 @@ export async function awaitRun<R extends object>(
   try {
     result = (await handle.result()) as R;
   } catch (error) {
-    failure = rootFailure(error);
+    failure = namedFailure(error);
   }
   const description = await handle.describe();
   const durationMs = description.closeTime

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { connectClient } from '../../client/connect.js';
-import { failedAttempts, liveProgress, rootFailure } from '../../client/outcome.js';
+import { failedAttempts, liveProgress } from '../../client/outcome.js';
+import { namedFailure } from '../../shared/failure-chain.js';
 import { formatBytes, formatCount } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
 
@@ -38,7 +39,7 @@ export function registerInspectCommands(program: Command): void {
           try {
             result = (await handle.result()) as { rows: number; bytes: number };
           } catch (error) {
-            failure = rootFailure(error);
+            failure = namedFailure(error);
           }
         }
         const status = {
