@@ -326,4 +326,34 @@ describe('pgferry copy through the CLI (issue 4)', { timeout: 900_000 }, () => {
     assert.match(attempts[0]!.message, /SIGKILL/);
     assert.deepEqual(await tableDigestOf(h.targetUrl, ref), await tableDigestOf(h.sourceUrl, ref));
   });
+
+  test('a batch copies each table as its own child run and names the table that failed', async () => {
+    const good = table('batch_good');
+    await makeTable(h.sourceUrl, good, { to: 300 });
+    const result = await h.cli([
+      ...['copy', '--source', 'source', '--target', 'target', '--table', 'public.batch_good'],
+      ...['--table', 'public.batch_missing', '--concurrency', '2', '--wait', '--json'],
+    ]);
+    assert.equal(result.exitCode, 1, result.stderr);
+    const batch = parseJson<{
+      status: string;
+      rows: number;
+      results: { workflowId: string; status: string; rows?: number; failure?: { type: string } }[];
+    }>(result);
+    assert.equal(batch.status, 'COMPLETED');
+    assert.equal(batch.rows, 300);
+    assert.deepEqual(
+      batch.results.map(({ workflowId, status, rows, failure }) => ({ workflowId, status, rows, type: failure?.type })),
+      [
+        { workflowId: workflowIdForTarget('target', good), status: 'COMPLETED', rows: 300, type: undefined },
+        {
+          workflowId: workflowIdForTarget('target', table('batch_missing')),
+          status: 'FAILED',
+          rows: undefined,
+          type: 'SourceTableNotFound',
+        },
+      ],
+    );
+    assert.deepEqual(await tableDigestOf(h.targetUrl, good), await tableDigestOf(h.sourceUrl, good));
+  });
 });
