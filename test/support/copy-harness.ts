@@ -65,6 +65,8 @@ export interface CopyHarnessOptions {
   name: string;
   /** Start the in-process worker (default true); false when a test runs the worker as a subprocess. */
   worker?: boolean;
+  /** Serve the Temporal web UI (default false). */
+  ui?: boolean;
 }
 
 /** Expected failures would otherwise log a warning with a stack for every retried attempt. */
@@ -82,7 +84,7 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
   quietRuntime();
   const taskQueue = `pgferry-test-${options.name}`;
   const created = await Promise.allSettled([
-    startDevServer({ ui: false }),
+    startDevServer({ ui: options.ui ?? false }),
     createPgCluster({ name: `${options.name}-src` }),
     createPgCluster({ name: `${options.name}-tgt` }),
   ]);
