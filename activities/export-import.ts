@@ -14,7 +14,7 @@ import { CancelledFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
 import { profileSecrets } from '../src/config/connections.js';
-import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
+import { CopyPipe, CopyPipeError, type CopyProgressSample } from '../src/pipe/supervise-copy.js';
 import { findExecutable } from '../src/pipe/launcher.js';
 import { exportCommand, importCommand } from '../src/pipe/psql-commands.js';
 import { classifyPipeFailure } from '../src/pipe/classify-failure.js';
@@ -38,11 +38,10 @@ export interface ExportImportInput {
 }
 
 export interface ExportImportResult {
+  /** Size of the loaded staging table (heap and TOAST). */
   bytes: number;
   /** Rows the import's `COPY n` tag reported. */
   importedRows: number;
-  /** Rows counted in the stream between the two processes. */
-  streamedRows: number;
   /** count(*) of the source in the snapshot the export read. */
   sourceRows: number;
   /** With verify=checksum: the source's row digest in the same snapshot. */
@@ -120,11 +119,11 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       const snapshotId = await holdSnapshot(snapshotClient, input.sourceTable);
       context.heartbeat({ phase: 'snapshot', bytes: 0, rows: 0, bytesPerSecond: 0 } satisfies ExportImportHeartbeat);
 
-      const commitFile = join(workDir, 'commit.sql');
+      const commitFifo = join(workDir, 'commit.fifo');
       const pipe = new CopyPipe({
         psqlPath,
-        format: input.format,
-        commitFile,
+        commitFifo,
+        sampleProgress: () => sampleImportProgress(databases, input.target, appName('import')),
         stallTimeoutMs: input.stallTimeoutMs,
         deadlineAt: info.startToCloseTimeoutMs
           ? started + info.startToCloseTimeoutMs - Math.min(DEADLINE_MARGIN_MS, info.startToCloseTimeoutMs / 10)
@@ -147,7 +146,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           columns: input.columns,
           format: input.format,
           lockTimeoutMs: input.lockTimeoutMs ?? 30_000,
-          commitFile,
+          commitFifo,
         }),
       });
 
@@ -171,9 +170,8 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       const counts = await sourceCounts;
       if (counts instanceof Error) throw toFailure(counts, 'export', `counting ${formatTable(input.sourceTable)}`);
       return {
-        bytes: piped.bytes,
+        bytes: await stagedSize(databases, input.target, input.staging),
         importedRows: piped.importedRows,
-        streamedRows: piped.streamedRows,
         sourceRows: counts.rows,
         sourceDigest: counts.digest,
         durationMs: Date.now() - started,
@@ -201,6 +199,38 @@ async function holdSnapshot(client: pg.Client, table: TableRef): Promise<string>
   } catch (error) {
     throw toFailure(error, 'export', 'opening the source snapshot');
   }
+}
+
+/**
+ * The import backend's COPY progress on the target, found by its application_name. The stream
+ * goes straight from one psql to the other, so this is where progress (and a stall) shows.
+ */
+async function sampleImportProgress(
+  databases: Databases,
+  target: string,
+  applicationName: string,
+): Promise<CopyProgressSample | undefined> {
+  return databases.withClient(target, async (client) => {
+    const result = await client.query<{ bytes: string; rows: string }>(
+      `SELECT p.bytes_processed AS bytes, p.tuples_processed AS rows
+         FROM pg_stat_progress_copy p JOIN pg_stat_activity a ON a.pid = p.pid
+        WHERE a.application_name = $1`,
+      [applicationName],
+    );
+    const row = result.rows[0];
+    return row && { bytes: Number(row.bytes), rows: Number(row.rows) };
+  });
+}
+
+async function stagedSize(databases: Databases, target: string, staging: TableRef): Promise<number> {
+  return databases
+    .withClient(target, async (client) => {
+      const result = await client.query<{ bytes: string }>('SELECT pg_table_size($1::regclass) AS bytes', [
+        quoteTable(staging),
+      ]);
+      return Number(result.rows[0]?.bytes ?? 0);
+    })
+    .catch(() => 0);
 }
 
 async function countInSnapshot(

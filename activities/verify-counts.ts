@@ -18,7 +18,6 @@ export interface VerifyCountsInput {
   verify: VerifyMode;
   sourceRows: number;
   importedRows: number;
-  streamedRows: number;
   sourceDigest?: RowDigest;
 }
 
@@ -45,14 +44,13 @@ export function makeVerifyCounts(databases: Databases) {
     const counts = {
       sourceRows: input.sourceRows,
       importedRows: input.importedRows,
-      streamedRows: input.streamedRows,
       stagedRows,
     };
     if (new Set(Object.values(counts)).size !== 1) {
       throw failure(
         FailureType.CountMismatch,
         `row counts differ: source ${formatCount(input.sourceRows)}, imported ${formatCount(input.importedRows)}, ` +
-          `streamed ${formatCount(input.streamedRows)}, staged ${formatCount(stagedRows)}`,
+          `staged ${formatCount(stagedRows)}`,
         counts,
       );
     }

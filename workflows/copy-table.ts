@@ -120,7 +120,6 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
               verify: settings.verify,
               sourceRows: result.sourceRows,
               importedRows: result.importedRows,
-              streamedRows: result.streamedRows,
               sourceDigest: result.sourceDigest,
             },
           ]),

@@ -86,18 +86,18 @@ export interface ImportCommandOptions {
   format: CopyFormat;
   /** How long to wait for the staging table's lock before failing as TargetBusy. */
   lockTimeoutMs: number;
-  /** The commit token: a file that exists only once the supervisor has seen a whole export. */
-  commitFile: string;
+  /** The commit-token FIFO (commit-token.ts): written only after the export exited 0. */
+  commitFifo: string;
 }
 
 /**
- * One transaction that locks and empties staging, loads stdin, then runs the commit token file.
- * End of stdin alone never commits: if the worker dies mid-stream, psql sees EOF, finishes the
- * COPY, fails to include the missing token file and exits with the transaction rolled back.
+ * One transaction that locks and empties staging, loads stdin, then reads the commit token.
+ * End of stdin alone never commits: whenever the export ends, psql finishes the COPY and
+ * blocks on the token FIFO until the supervisor writes `COMMIT;` or kills it (rolled back).
  * TRUNCATE in the same transaction makes COPY FREEZE sound and a re-run replace, not append.
  */
 export function importCommand(options: ImportCommandOptions): PsqlCommand {
-  if (/['\\\s]/.test(options.commitFile)) throw new Error('commit file path must not contain quotes or spaces');
+  if (/['\\\s]/.test(options.commitFifo)) throw new Error('commit FIFO path must not contain quotes or spaces');
   const staging = quoteTable(options.staging);
   return {
     args: [
@@ -113,14 +113,11 @@ export function importCommand(options: ImportCommandOptions): PsqlCommand {
       '-c',
       `COPY ${staging} (${columnList(options.columns)}) FROM STDIN (${formatOption(options.format)}, FREEZE)`,
       '-c',
-      `\\i '${options.commitFile}'`,
+      `\\i '${options.commitFifo}'`,
     ],
     env: psqlEnvironment(options.profile, options.applicationName),
   };
 }
-
-/** The content of the commit token file. */
-export const COMMIT_TOKEN_SQL = 'COMMIT;\n';
 
 /** Reads the row count from the import's command tags (`COPY 741302`) and whether it committed. */
 export function parseImportTags(stdout: string): { copiedRows: number | undefined; committed: boolean } {

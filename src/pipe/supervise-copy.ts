@@ -1,30 +1,41 @@
 /**
- * The supervised pipe: export psql ─▶ counter ─▶ import psql, with the fence that makes a
- * truncated copy impossible to commit (DESIGN.md, "The pipe"):
- *   - the export's stdout is piped with `end: false`: its end never reaches the import;
- *   - the import gets the commit token and end of input only after the export exited 0 and
- *     the stream is whole; any other export end kills the import first;
+ * The supervised pipe: export psql ─▶ import psql, with the fence that makes a truncated copy
+ * impossible to commit (DESIGN.md, "The pipe"):
+ *   - the export's stdout is handed to the import as its stdin, kernel to kernel, exactly as a
+ *     shell pipe would (the worker relaying every byte through Node cost 5-10% here, see
+ *     issue 6); the worker keeps no end of that pipe, so EOF and EPIPE behave as in a shell;
+ *   - end of input therefore reaches the import whenever the export ends, however it ends, and
+ *     commits nothing: the import then blocks on the commit-token FIFO (commit-token.ts), which
+ *     the supervisor writes only after the export exited 0; any other export end kills the
+ *     import first;
  *   - both processes are always awaited, and the side that failed first is the root cause;
- *   - stall, deadline and cancellation kill both.
+ *   - stall (no progress on the target for the stall timeout), deadline and cancellation kill
+ *     both. Progress is sampled from the import's side (pg_stat_progress_copy) by the caller.
  */
-import { writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
 import { execa, type ResultPromise } from 'execa';
-import { CopyCounter } from './copy-counter.js';
-import { COMMIT_TOKEN_SQL, parseImportTags, type PsqlCommand } from './psql-commands.js';
+import { createTokenFifo, deliverCommitToken } from './commit-token.js';
+import { parseImportTags, type PsqlCommand } from './psql-commands.js';
 import { deathTiedLaunch } from './launcher.js';
 import { StderrTail } from './stderr-tail.js';
 import { succeeded, toProcessEnd, type KillReason, type ProcessOutcome } from './process-outcome.js';
-import type { CopyFormat } from '../shared/copy-spec.js';
+
+/** What the target has received so far. */
+export interface CopyProgressSample {
+  bytes: number;
+  rows: number;
+}
 
 export interface CopyPipeOptions {
   psqlPath: string;
-  format: CopyFormat;
   exportCommand: PsqlCommand;
   importCommand: PsqlCommand;
-  /** Where the commit token goes; must match the import command's `\i` path. */
-  commitFile: string;
-  /** No bytes through the pipe for this long kills both: CopyStalled. */
+  /** Where CopyPipe creates the commit-token FIFO; must match the import command's `\i` path. */
+  commitFifo: string;
+  /** Reads the import's progress; undefined while none is visible (connecting, waiting on the lock). */
+  sampleProgress: () => Promise<CopyProgressSample | undefined>;
+  /** How often to sample progress; default 1 s. */
+  sampleIntervalMs?: number;
+  /** No progress for this long kills both: CopyStalled. */
   stallTimeoutMs: number;
   /** Epoch ms after which both are killed (just under the activity's start-to-close). */
   deadlineAt?: number;
@@ -40,13 +51,10 @@ export interface CopyPipeProgress {
   rows: number;
   exportPid: number | undefined;
   importPid: number | undefined;
-  lastChunkAt: number;
+  lastProgressAt: number;
 }
 
 export interface CopyPipeResult {
-  bytes: number;
-  /** Rows counted in the stream. */
-  streamedRows: number;
   /** Rows the import's `COPY n` tag reported. */
   importedRows: number;
   exportPid: number | undefined;
@@ -71,7 +79,7 @@ export class CopyPipeError extends Error {
   }
 }
 
-const WATCHDOG_INTERVAL_MS = 500;
+const WATCHDOG_INTERVAL_MS = 250;
 
 /** setpriv exits 126/127 when it cannot exec the program: that is a spawn failure, not psql's exit. */
 function launcherCouldNotExec(exitCode: number | undefined, stderr: string): boolean {
@@ -136,38 +144,36 @@ class PipeChild {
 
 /** Runs the pipe until both processes have ended; resolves only for a committed copy. */
 export class CopyPipe {
-  private readonly counter: CopyCounter;
   private exportChild: PipeChild | undefined;
   private importChild: PipeChild | undefined;
   private endSequence = 0;
+  private latest: CopyProgressSample = { bytes: 0, rows: 0 };
+  private lastProgressAt = Date.now();
+  /** Set once the export exited 0: every byte is in the kernel pipe or the import by then. */
   private streamDelivered = false;
   private supervisorReason: Extract<PipeFailureReason, 'stall' | 'deadline' | 'cancel'> | undefined;
 
-  constructor(private readonly options: CopyPipeOptions) {
-    this.counter = new CopyCounter(options.format);
-  }
+  constructor(private readonly options: CopyPipeOptions) {}
 
   progress(): CopyPipeProgress {
     return {
-      bytes: this.counter.bytes,
-      rows: this.counter.rows,
+      ...this.latest,
       exportPid: this.exportChild?.process.pid,
       importPid: this.importChild?.process.pid,
-      lastChunkAt: this.counter.lastChunkAt,
+      lastProgressAt: this.lastProgressAt,
     };
   }
 
   async run(): Promise<CopyPipeResult> {
     const { options } = this;
-    const exp = this.spawn('export', options.exportCommand, { stdin: 'ignore' });
-    const imp = this.spawn('import', options.importCommand, { stdin: 'pipe' });
+    await createTokenFifo(options.commitFifo);
+    this.lastProgressAt = Date.now();
+    const exp = this.spawn('export', options.exportCommand, 'ignore');
+    const imp = this.spawn('import', options.importCommand, exp.process.stdout ?? 'ignore');
+    // The import holds the read end now; ours would keep the export writing into a pipe nobody
+    // reads after the import died, instead of failing with EPIPE as it should.
+    exp.process.stdout?.destroy();
     options.onStart?.({ exportPid: exp.process.pid, importPid: imp.process.pid });
-
-    // EPIPE on the import's stdin only means the import died; its outcome tells why.
-    imp.process.stdin?.on('error', () => undefined);
-    exp.process.stdout?.pipe(this.counter).pipe(imp.process.stdin!, { end: false });
-    const counterDrained = once(this.counter, 'end');
-    counterDrained.catch(() => undefined);
 
     const stopWatchdog = this.startWatchdog();
     const onCancel = () => this.stopBoth('cancel');
@@ -183,15 +189,14 @@ export class CopyPipe {
       try {
         if (first === 'export') {
           const exportOutcome = await exportEnded;
-          if (succeeded(exportOutcome) && this.supervisorReason === undefined) {
-            await this.releaseImport(counterDrained, imp);
-          } else imp.kill('fence');
+          if (succeeded(exportOutcome) && this.supervisorReason === undefined) await this.releaseImport(imp);
+          else imp.kill('fence');
         } else {
           exp.kill('cascade');
         }
       } catch (error) {
-        // Anything unexpected here (e.g. the commit token cannot be written): nothing commits,
-        // and both processes are gone before the error leaves.
+        // Anything unexpected here (e.g. the token cannot be written): nothing commits, and
+        // both processes are gone before the error leaves.
         imp.kill('fence');
         exp.kill('cascade');
         await Promise.allSettled([exportEnded, importEnded]);
@@ -204,15 +209,15 @@ export class CopyPipe {
     }
   }
 
-  private spawn(side: Side, command: PsqlCommand, io: { stdin: 'ignore' | 'pipe' }): PipeChild {
+  private spawn(side: Side, command: PsqlCommand, stdin: 'ignore' | NonNullable<ResultPromise['stdout']>): PipeChild {
     const launch = deathTiedLaunch(this.options.psqlPath, command.args);
     const process = execa(launch.file, launch.args, {
       env: command.env,
       extendEnv: false,
-      stdin: io.stdin,
+      stdin,
       stdout: 'pipe',
       stderr: 'pipe',
-      // The export's stdout is streamed, never buffered; the import's is a few command tags.
+      // The export's stdout goes to the import, never into memory; the import's is a few tags.
       buffer: { stdout: side === 'import', stderr: false },
       maxBuffer: { stdout: 1024 * 1024 },
       reject: false,
@@ -222,26 +227,20 @@ export class CopyPipe {
     const child = new PipeChild(side, process, this.options.secrets);
     process.once('exit', () => {
       child.endOrder = ++this.endSequence;
-      // Once the import is gone nothing reads the stream: discard the rest so the export's
-      // stdout can end and the export can be awaited instead of hanging on a full pipe.
-      if (side === 'import') this.counter.unpipe().resume();
     });
     if (side === 'export') this.exportChild = child;
     else this.importChild = child;
     return child;
   }
 
-  /** The fence: commit token and end of input only for a whole stream from a clean export. */
-  private async releaseImport(counterDrained: Promise<unknown>, imp: PipeChild): Promise<void> {
-    await Promise.race([counterDrained, imp.process.then(() => undefined)]);
-    if (imp.endOrder !== 0 || this.supervisorReason) return;
-    if (!this.counter.looksComplete) {
-      imp.kill('fence');
-      return;
-    }
-    await writeFile(this.options.commitFile, COMMIT_TOKEN_SQL, { mode: 0o600 });
-    imp.process.stdin?.end();
+  /** The fence: the commit token only for an import whose export exited 0. */
+  private async releaseImport(imp: PipeChild): Promise<void> {
     this.streamDelivered = true;
+    const delivered = await deliverCommitToken(
+      this.options.commitFifo,
+      () => imp.endOrder !== 0 || this.supervisorReason !== undefined,
+    );
+    if (!delivered) imp.kill('fence');
   }
 
   private stopBoth(reason: 'stall' | 'deadline' | 'cancel'): void {
@@ -250,11 +249,26 @@ export class CopyPipe {
     this.exportChild?.kill(reason);
   }
 
+  private async sample(): Promise<void> {
+    const sample = await this.options.sampleProgress().catch(() => undefined);
+    if (sample && sample.bytes > this.latest.bytes) {
+      this.latest = sample;
+      this.lastProgressAt = Date.now();
+    }
+  }
+
   private startWatchdog(): () => void {
+    let sampling: Promise<void> | undefined;
+    let lastSampleAt = 0;
+    const sampleEvery = this.options.sampleIntervalMs ?? 1_000;
     const timer = setInterval(() => {
       const now = Date.now();
-      // Once every byte is delivered no more can move; only the deadline bounds the commit.
-      const stalled = !this.streamDelivered && now - this.counter.lastChunkAt > this.options.stallTimeoutMs;
+      if (!sampling && now - lastSampleAt >= sampleEvery) {
+        lastSampleAt = now;
+        sampling = this.sample().finally(() => (sampling = undefined));
+      }
+      // Once the export is done no more bytes can move; only the deadline bounds the rest.
+      const stalled = !this.streamDelivered && now - this.lastProgressAt > this.options.stallTimeoutMs;
       if (stalled) this.stopBoth('stall');
       else if (this.options.deadlineAt !== undefined && now > this.options.deadlineAt) this.stopBoth('deadline');
     }, WATCHDOG_INTERVAL_MS);
@@ -264,7 +278,7 @@ export class CopyPipe {
 
   private decide(exportOutcome: ProcessOutcome, importOutcome: ProcessOutcome): CopyPipeResult {
     const fail = (reason: PipeFailureReason, detail: string) =>
-      new CopyPipeError(reason, exportOutcome, importOutcome, this.counter.bytes, this.counter.rows, detail);
+      new CopyPipeError(reason, exportOutcome, importOutcome, this.latest.bytes, this.latest.rows, detail);
     if (this.supervisorReason) throw fail(this.supervisorReason, `pipe stopped: ${this.supervisorReason}`);
 
     const rootCauses = [exportOutcome, importOutcome]
@@ -274,17 +288,10 @@ export class CopyPipe {
     if (root) throw fail(root.side, `${root.side} failed`);
     if (exportOutcome.killedBy === 'cascade') throw fail('import', 'import ended before the export finished');
     if (!succeeded(exportOutcome)) throw fail('export', 'export stream incomplete');
-    if (!this.counter.looksComplete) throw fail('export', 'export exited 0 but its stream was incomplete');
     if (!succeeded(importOutcome)) throw fail('import', 'import failed');
 
     const { copiedRows, committed } = parseImportTags(this.importChild?.stdout ?? '');
     if (!committed || copiedRows === undefined) throw fail('import', 'import ended without committing');
-    return {
-      bytes: this.counter.bytes,
-      streamedRows: this.counter.rows,
-      importedRows: copiedRows,
-      exportPid: exportOutcome.pid,
-      importPid: importOutcome.pid,
-    };
+    return { importedRows: copiedRows, exportPid: exportOutcome.pid, importPid: importOutcome.pid };
   }
 }

@@ -112,7 +112,6 @@ describe('exportImport between two real clusters', { timeout: 600_000 }, () => {
         'span',
       ]);
       assert.equal(result.importedRows, 8);
-      assert.equal(result.streamedRows, 8);
       assert.equal(result.sourceRows, 8);
       assert.ok(result.bytes > 0);
     });
@@ -133,10 +132,9 @@ describe('exportImport between two real clusters', { timeout: 600_000 }, () => {
     ]);
   });
 
-  test('a large table copies with equal digests and all three counts agree', async () => {
+  test('a large table copies with equal digests and the source and imported counts agree', async () => {
     const { staging, result } = await copyToStaging(world, BIG, { format: 'binary' });
     assert.equal(result.sourceRows, BIG_ROWS);
-    assert.equal(result.streamedRows, BIG_ROWS);
     assert.equal(result.importedRows, BIG_ROWS);
     assert.deepEqual(await tableDigest(world.targetUrl, staging.staging), await tableDigest(world.sourceUrl, BIG));
   });

@@ -2,16 +2,18 @@
  * Regression guard for the bug pgferry exists to fix (issue 3, DESIGN.md "The pipe", invariant 1):
  * end of input commits. A naive `export.stdout.pipe(import.stdin)` with a plain
  * `COPY ... FROM STDIN` commits a silently truncated table when the export is killed mid-stream;
- * the supervised pipe commits nothing, and the import command commits only with the token file.
+ * the supervised pipe commits nothing, and the import command commits only when the supervisor
+ * writes the token into its FIFO.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { COMMIT_TOKEN_SQL, importCommand, psqlEnvironment, type PsqlCommand } from '../../src/pipe/psql-commands.js';
+import { importCommand, psqlEnvironment, type PsqlCommand } from '../../src/pipe/psql-commands.js';
+import { createTokenFifo, deliverCommitToken } from '../../src/pipe/commit-token.js';
 import { resolveProfile } from '../../src/config/connections.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import type { TableRef } from '../../src/shared/table-name.js';
@@ -114,7 +116,10 @@ describe('the naive pipe and the fence', { timeout: 300_000 }, () => {
   const tokenStaging: TableRef = { schema: 'public', table: 'token_staging' };
   const partialInput = 'partial-1\npartial-2\npart';
 
-  async function runImportCommand(commitFile: string): Promise<Ended> {
+  const tokenAppName = 'pgferry/token-test/import';
+
+  /** Runs the import command on `partialInput` followed by EOF; the caller decides about the token. */
+  async function startImportCommand(commitFifo: string) {
     await query(
       world.targetUrl,
       `DROP TABLE IF EXISTS token_staging; CREATE TABLE token_staging (line text);
@@ -122,18 +127,18 @@ describe('the naive pipe and the fence', { timeout: 300_000 }, () => {
     );
     const command = importCommand({
       profile: resolveProfile(world.profiles, 'target'),
-      applicationName: 'pgferry/token-test/import',
+      applicationName: tokenAppName,
       staging: tokenStaging,
       columns: ['line'],
       format: 'text',
       lockTimeoutMs: 10_000,
-      commitFile,
+      commitFifo,
     });
     const imp = startPsql(world.psqlPath, command, 'pipe');
     seenPids.push(imp.child.pid!);
     imp.child.stdin!.on('error', () => undefined);
     imp.child.stdin!.end(partialInput);
-    return imp.ended;
+    return imp;
   }
 
   async function stagedLines(): Promise<string[]> {
@@ -141,18 +146,47 @@ describe('the naive pipe and the fence', { timeout: 300_000 }, () => {
     return rows.map((row) => row.line);
   }
 
-  test('the import command given data and EOF but no commit token commits nothing', async () => {
-    const ended = await runImportCommand(join(workDir, 'never-written.sql'));
-    assert.notEqual(ended.code, 0, 'psql without its commit token exited 0');
-    assert.match(ended.stderr, /never-written\.sql/);
+  /** The import's session state on the target, once it has loaded the COPY. */
+  async function waitForLoadedAndWaiting(): Promise<string> {
+    for (const until = Date.now() + 30_000; Date.now() < until;) {
+      const { rows } = await query<{ state: string; query: string }>(
+        world.targetUrl,
+        'SELECT state, query FROM pg_stat_activity WHERE application_name = $1',
+        [tokenAppName],
+      );
+      const row = rows[0];
+      if (row?.state === 'idle in transaction' && row.query.startsWith('COPY')) return row.state;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error('the import never finished its COPY');
+  }
+
+  test('the import command given data and EOF waits for the token and, killed there, commits nothing', async () => {
+    const fifo = join(workDir, 'never-written.fifo');
+    await createTokenFifo(fifo);
+    const imp = await startImportCommand(fifo);
+    // EOF has ended the COPY, and the transaction is still open: end of input did not commit.
+    assert.equal(await waitForLoadedAndWaiting(), 'idle in transaction');
+    imp.child.kill('SIGKILL');
+    assert.equal((await imp.ended).signal, 'SIGKILL');
     // Neither the rows nor the TRUNCATE before them were committed.
     assert.deepEqual(await stagedLines(), ['before-1', 'before-2']);
   });
 
+  test('the import command whose token FIFO is missing fails and commits nothing', async () => {
+    const imp = await startImportCommand(join(workDir, 'no-such.fifo'));
+    const ended = await imp.ended;
+    assert.notEqual(ended.code, 0, 'psql without its commit token exited 0');
+    assert.match(ended.stderr, /no-such\.fifo/);
+    assert.deepEqual(await stagedLines(), ['before-1', 'before-2']);
+  });
+
   test('the import command with the commit token commits and replaces the staged rows', async () => {
-    const commitFile = join(workDir, 'commit.sql');
-    await writeFile(commitFile, COMMIT_TOKEN_SQL, { mode: 0o600 });
-    const ended = await runImportCommand(commitFile);
+    const fifo = join(workDir, 'commit.fifo');
+    await createTokenFifo(fifo);
+    const imp = await startImportCommand(fifo);
+    assert.equal(await deliverCommitToken(fifo, () => false), true);
+    const ended = await imp.ended;
     assert.equal(ended.code, 0, ended.stderr);
     assert.deepEqual(await stagedLines(), ['part', 'partial-1', 'partial-2']);
   });

@@ -191,7 +191,6 @@ describe('publish', { timeout: 300_000 }, () => {
       verify: 'checksum',
       sourceRows: result.sourceRows,
       importedRows: result.importedRows,
-      streamedRows: result.streamedRows,
       sourceDigest: result.sourceDigest,
     });
 

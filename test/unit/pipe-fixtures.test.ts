@@ -1,18 +1,19 @@
 /**
  * CopyPipe with fixture programs in place of psql (test/fixtures/fake-psql.ts, run through
- * process.execPath): stderr floods, SIGTERM-proof children, an import that dies first and an
- * export that lies about finishing. Real processes, no mocked execa.
+ * process.execPath): stderr floods, SIGTERM-proof children, an import that dies first, an export
+ * that fails after streaming, a stall. Real processes and a real FIFO, no mocked execa.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { CopyPipe, CopyPipeError, type CopyPipeOptions } from '../../src/pipe/supervise-copy.js';
 import { classifyPipeFailure } from '../../src/pipe/classify-failure.js';
-import { COMMIT_TOKEN_SQL, type PsqlCommand } from '../../src/pipe/psql-commands.js';
+import type { PsqlCommand } from '../../src/pipe/psql-commands.js';
+import { createTokenFifo, deliverCommitToken } from '../../src/pipe/commit-token.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import { isAlive } from '../support/processes.js';
 
@@ -65,12 +66,16 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.deepEqual(alive, [], 'fixture processes outlived the pipe');
   });
 
-  function pipe(options: Partial<CopyPipeOptions> & Pick<CopyPipeOptions, 'exportCommand' | 'importCommand'>) {
-    const commitFile = join(dir, `commit-${++seq}.sql`);
+  /** A pipe whose import (when it is the fake import) reads its token from `commitFifo`. */
+  function pipe(
+    options: Partial<CopyPipeOptions> & Pick<CopyPipeOptions, 'exportCommand' | 'commitFifo' | 'importCommand'>,
+  ) {
+    // Fixtures touch no database: progress always moves unless a test says otherwise.
+    let bytes = 0;
     const copyPipe = new CopyPipe({
       psqlPath: process.execPath,
-      format: 'text',
-      commitFile,
+      sampleProgress: () => Promise.resolve({ bytes: ++bytes, rows: bytes }),
+      sampleIntervalMs: 100,
       stallTimeoutMs: 60_000,
       secrets: [],
       ...options,
@@ -79,57 +84,51 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
         options.onStart?.(started);
       },
     });
-    return { copyPipe, commitFile };
+    return { copyPipe };
   }
 
-  function importInto(commitFile: string, ...extra: (string | number)[]): PsqlCommand {
-    return fake('import', commitFile, ...extra);
+  function fifoPath(): string {
+    return join(dir, `commit-${++seq}.fifo`);
   }
 
-  test('a whole text stream from a clean export gets the commit token and end of input', async () => {
-    const commitFile = join(dir, 'control.sql');
+  function importFrom(commitFifo: string, ...extra: (string | number)[]): PsqlCommand {
+    return fake('import', commitFifo, ...extra);
+  }
+
+  /** The import reached EOF and was killed waiting for its token: the outcome the fence gives. */
+  function assertKilledAtTheFence(error: CopyPipeError): void {
+    assert.deepEqual(error.importOutcome.end, { kind: 'signaled', signal: 'SIGKILL' });
+    assert.equal(error.importOutcome.killedBy, 'fence');
+  }
+
+  test('a clean export releases the import: the token reaches its FIFO and it commits', async () => {
+    const commitFifo = fifoPath();
     const { copyPipe } = pipe({
-      commitFile,
+      commitFifo,
       exportCommand: fake('text-out', 1000),
-      importCommand: importInto(commitFile),
+      importCommand: importFrom(commitFifo),
     });
     const result = await copyPipe.run();
-    assert.equal(result.streamedRows, 1000);
     assert.equal(result.importedRows, 1000);
-    assert.equal(await readFile(commitFile, 'utf8'), COMMIT_TOKEN_SQL);
-  });
-
-  test('a whole binary stream from a clean export gets the commit token', async () => {
-    const commitFile = join(dir, 'binary-control.sql');
-    const { copyPipe } = pipe({
-      commitFile,
-      format: 'binary',
-      exportCommand: fake('binary-out', 100),
-      importCommand: importInto(commitFile),
-    });
-    const result = await copyPipe.run();
-    assert.equal(result.streamedRows, 100);
-    assert.equal(existsSync(commitFile), true);
   });
 
   test('several MB of stderr from both sides does not block the pipe', async () => {
-    const commitFile = join(dir, 'flood.sql');
+    const commitFifo = fifoPath();
     const { copyPipe } = pipe({
-      commitFile,
+      commitFifo,
       exportCommand: fake('flood-stderr', FLOOD_BYTES, 0, 50),
-      importCommand: importInto(commitFile, FLOOD_BYTES),
+      importCommand: importFrom(commitFifo, FLOOD_BYTES),
     });
     const result = await copyPipe.run();
-    assert.equal(result.streamedRows, 50);
     assert.equal(result.importedRows, 50);
   });
 
   test('a failing export that floods stderr keeps a tail of at most 8 KiB ending with its last line', async () => {
-    const commitFile = join(dir, 'flood-fail.sql');
+    const commitFifo = fifoPath();
     const { copyPipe } = pipe({
-      commitFile,
+      commitFifo,
       exportCommand: fake('flood-stderr', FLOOD_BYTES, 1, 10),
-      importCommand: importInto(commitFile),
+      importCommand: importFrom(commitFifo),
     });
     const error = await expectPipeError(copyPipe.run());
     assert.equal(error.reason, 'export');
@@ -137,18 +136,17 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.ok(Buffer.byteLength(tail) <= TAIL_LIMIT, `tail of ${Buffer.byteLength(tail)} bytes`);
     assert.ok(Buffer.byteLength(tail) > TAIL_LIMIT / 2, `tail of only ${Buffer.byteLength(tail)} bytes`);
     assert.match(tail, /ERROR: {2}XX000: the last line after the flood$/);
-    assert.equal(existsSync(commitFile), false);
+    assertKilledAtTheFence(error);
     const classified = classifyPipeFailure(error, 60_000);
     assert.equal(classified.type, FailureType.ExportFailed);
     assert.ok(Buffer.byteLength(classified.details.stderrTail ?? '') <= TAIL_LIMIT);
   });
 
   test('children that ignore SIGTERM are still killed on cancel, by SIGKILL', async () => {
-    const commitFile = join(dir, 'term.sql');
     const abort = new AbortController();
     let started: { exportPid?: number; importPid?: number } = {};
     const { copyPipe } = pipe({
-      commitFile,
+      commitFifo: fifoPath(),
       cancelSignal: abort.signal,
       exportCommand: fake('ignore-term'),
       importCommand: fake('ignore-term'),
@@ -173,11 +171,14 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
       assert.equal(outcome.killedBy, 'cancel');
       assert.equal(isAlive(outcome.pid!), false);
     }
-    assert.equal(existsSync(commitFile), false);
   });
 
   test('an import that exits 3 before reading its input is named as the import failure, not the export', async () => {
-    const { copyPipe } = pipe({ exportCommand: fake('stream-forever'), importCommand: fake('exit-early', 3) });
+    const { copyPipe } = pipe({
+      commitFifo: fifoPath(),
+      exportCommand: fake('stream-forever'),
+      importCommand: fake('exit-early', 3),
+    });
     const error = await expectPipeError(copyPipe.run());
     assert.equal(error.reason, 'import');
     assert.deepEqual(error.importOutcome.end, { kind: 'exited', exitCode: 3 });
@@ -189,49 +190,55 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.match(classified.message, /^import psql \(pid \d+\) exited with code 3 /);
   });
 
-  test('an export that exits 0 with a truncated binary stream is refused at the fence: no commit token', async () => {
-    const commitFile = join(dir, 'truncated.sql');
+  test('an export that fails after streaming rows never releases the import: killed at the fence, no COMMIT', async () => {
+    const commitFifo = fifoPath();
     const { copyPipe } = pipe({
-      commitFile,
-      format: 'binary',
-      exportCommand: fake('binary-truncated', 100),
-      importCommand: importInto(commitFile),
+      commitFifo,
+      exportCommand: fake('flood-stderr', 0, 1, 500),
+      importCommand: importFrom(commitFifo),
     });
     const error = await expectPipeError(copyPipe.run());
-    assert.equal(existsSync(commitFile), false);
     assert.equal(error.reason, 'export');
-    assert.equal(error.rows, 100);
-    assert.deepEqual(error.exportOutcome.end, { kind: 'exited', exitCode: 0 });
-    assert.deepEqual(error.importOutcome.end, { kind: 'signaled', signal: 'SIGKILL' });
-    assert.equal(error.importOutcome.killedBy, 'fence');
-    const classified = classifyPipeFailure(error, 60_000);
-    assert.equal(classified.type, FailureType.ExportFailed);
-    assert.match(classified.message, /stream was incomplete/);
+    assert.deepEqual(error.exportOutcome.end, { kind: 'exited', exitCode: 1 });
+    assertKilledAtTheFence(error);
+    assert.equal(classifyPipeFailure(error, 60_000).type, FailureType.ExportFailed);
   });
 
-  test('an export that exits 0 with a text stream cut mid-row is refused at the fence: no commit token', async () => {
-    const commitFile = join(dir, 'cut-text.sql');
+  test('no progress for the stall timeout kills both as a stall, reporting the last progress seen', async () => {
+    const samples = [
+      { bytes: 10, rows: 1 },
+      { bytes: 20, rows: 2 },
+    ];
+    const commitFifo = fifoPath();
     const { copyPipe } = pipe({
-      commitFile,
-      exportCommand: {
-        args: ['-e', "process.stdout.write('row 1\\nrow 2\\nrow')"],
-        env: { PATH: process.env.PATH ?? '' },
-      },
-      importCommand: importInto(commitFile),
+      commitFifo,
+      sampleProgress: () => Promise.resolve(samples.shift() ?? { bytes: 20, rows: 2 }),
+      stallTimeoutMs: 1_000,
+      exportCommand: fake('ignore-term'),
+      importCommand: importFrom(commitFifo),
     });
     const error = await expectPipeError(copyPipe.run());
-    assert.equal(existsSync(commitFile), false);
-    assert.equal(error.reason, 'export');
-    assert.equal(error.importOutcome.killedBy, 'fence');
+    assert.equal(error.reason, 'stall');
+    assert.deepEqual([error.bytes, error.rows], [20, 2]);
+    for (const outcome of [error.exportOutcome, error.importOutcome]) assert.equal(outcome.killedBy, 'stall');
+    assert.equal(classifyPipeFailure(error, 1_000).type, FailureType.CopyStalled);
+  });
+
+  test('the token is never written to a FIFO whose reader is gone', async () => {
+    const commitFifo = fifoPath();
+    await createTokenFifo(commitFifo);
+    let polls = 0;
+    assert.equal(await deliverCommitToken(commitFifo, () => ++polls > 3), false);
+    assert.equal(polls, 4);
   });
 
   test('a psql path that does not exist is PsqlNotFound, not a retryable export failure', async () => {
-    const commitFile = join(dir, 'no-psql.sql');
+    const commitFifo = fifoPath();
     const { copyPipe } = pipe({
-      commitFile,
+      commitFifo,
       psqlPath: '/nonexistent/psql',
       exportCommand: fake('text-out', 10),
-      importCommand: importInto(commitFile),
+      importCommand: importFrom(commitFifo),
     });
     const error = await expectPipeError(copyPipe.run());
     // Both sides fail to start; whichever ended first is named, and neither is a psql exit code.
@@ -242,11 +249,10 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
   });
 
   test("the failure message quotes psql's ERROR line, not the LOCATION line verbose mode prints after it", async () => {
-    const commitFile = join(dir, 'error-line.sql');
     const stderr =
       'psql:<stdin>:1: ERROR:  22P02: invalid input syntax for type integer: "x"\nCONTEXT:  COPY t, line 1\nLOCATION:  pg_strtoint32, numutils.c:232\n';
     const { copyPipe } = pipe({
-      commitFile,
+      commitFifo: fifoPath(),
       exportCommand: fake('text-out', 10),
       importCommand: {
         args: ['-e', `process.stderr.write(${JSON.stringify(stderr)}); process.exit(3)`],
