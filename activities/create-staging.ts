@@ -124,9 +124,13 @@ export function makeCreateStaging(databases: Databases) {
           }
           await client.query(`DROP TABLE IF EXISTS ${quoteTable(staging)}`);
           // UNLOGGED and constraint-free: the load writes no WAL and maintains no index; the
-          // target's constraints apply when publish moves the rows.
+          // target's constraints apply when publish moves the rows. COPY FREEZE leaves nothing
+          // for autovacuum to do, and a vacuum triggered by the load would compete with publish.
           const stagingColumns = source.columns.map((column) => columnSql(column, false)).join(', ');
-          await client.query(`CREATE UNLOGGED TABLE ${quoteTable(staging)} (${stagingColumns})`);
+          await client.query(
+            `CREATE UNLOGGED TABLE ${quoteTable(staging)} (${stagingColumns})
+               WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)`,
+          );
           return {
             staging,
             columns: source.columns.map((column) => column.name),
