@@ -77,7 +77,7 @@ export function classifyPipeFailure(error: CopyPipeError, stallTimeoutMs: number
   if (error.reason === 'stall' || error.reason === 'deadline' || error.reason === 'cancel') {
     const why =
       error.reason === 'stall'
-        ? `no bytes moved for ${Math.round(stallTimeoutMs / 1000)}s`
+        ? `the target received no COPY data for ${Math.round(stallTimeoutMs / 1000)}s`
         : error.reason === 'deadline'
           ? 'the copy did not finish before the activity deadline'
           : 'the copy was cancelled';
