@@ -1,8 +1,11 @@
 /**
  * What one round times, in order. Every step resets its target (TRUNCATE, or a fresh staging)
- * and runs CHECKPOINT before the clock starts, and checks the loaded row count after it stops,
- * so each variant does the same work on the same data.
+ * and settles (CHECKPOINT, then the OS's `sync`) before the clock starts, and checks the loaded
+ * row count after it stops, so each variant does the same work on the same data. The clusters
+ * run with fsync off, so without `sync` the kernel writes the previous step's ~500 MB back
+ * while the next one runs: that alone moved a variant's time by up to 45% between rounds.
  */
+import { execa } from 'execa';
 import pg from 'pg';
 import { quoteTable } from '../src/shared/table-name.js';
 import type { CreateStagingResult } from '../activities/index.js';
@@ -30,6 +33,7 @@ export const MEASUREMENTS: Omit<Measurement, 'seconds'>[] = [
   { id: 'B-freeze', kind: 'reference', label: 'raw binary, TRUNCATE + COPY FREEZE', loadsInto: STAGING_KIND },
   { id: 'B-logged', kind: 'reference', label: 'raw binary into a logged table', loadsInto: 'logged, no index' },
   { id: 'B-target', kind: 'reference', label: "raw binary into F's target shape", loadsInto: 'logged + PK' },
+  { id: 'D-target', kind: 'reference', label: "pgcopydb, 1 job, into F's target shape", loadsInto: 'logged + PK' },
   { id: 'P-insert', kind: 'publish', label: 'publish now: TRUNCATE + INSERT SELECT', loadsInto: 'logged + PK' },
   { id: 'P-rebuild', kind: 'publish', label: 'publish: drop PK, INSERT SELECT, add PK', loadsInto: 'logged + PK' },
   { id: 'P-swap', kind: 'publish', label: 'publish: staging SET LOGGED + add PK', loadsInto: 'logged + PK' },
@@ -54,6 +58,12 @@ async function targetSql(ctx: RoundContext, db: string, text: string): Promise<v
   await ctx.world.sql('target', db, text);
 }
 
+/** Runs `reset` on the target's `db`, then CHECKPOINT and `sync`: each step starts clean. */
+async function settle(ctx: RoundContext, db: string, reset = ''): Promise<void> {
+  await targetSql(ctx, db, `${reset}${reset ? '; ' : ''}CHECKPOINT`);
+  await execa('sync');
+}
+
 async function expectRows(ctx: RoundContext, id: string, db: string, table: string): Promise<void> {
   const rows = await countRows(ctx.world, 'target', db, table);
   if (rows !== ctx.rows) throw new Error(`${id} loaded ${rows} rows into ${db}.${table}, expected ${ctx.rows}`);
@@ -69,11 +79,11 @@ function toolEnv(ctx: RoundContext, dstTable: string): Record<string, string> {
   };
 }
 
-/** A raw tool loading target `bench`.`dstTable`. */
-async function timeTool(ctx: RoundContext, id: string, dstTable: string, run: () => Promise<number>) {
-  await targetSql(ctx, 'bench', `TRUNCATE ${dstTable}; CHECKPOINT`);
+/** A raw tool loading target `db`.`dstTable`. */
+async function timeTool(ctx: RoundContext, id: string, dstTable: string, run: () => Promise<number>, db = 'bench') {
+  await settle(ctx, db, `TRUNCATE ${dstTable}`);
   const seconds = await run();
-  await expectRows(ctx, id, 'bench', dstTable);
+  await expectRows(ctx, id, db, dstTable);
   return seconds;
 }
 
@@ -82,7 +92,7 @@ async function timeStatements(ctx: RoundContext, statements: string[]): Promise<
   const client = new pg.Client({ connectionString: ctx.world.target.url('ferry') });
   await client.connect();
   try {
-    await client.query('CHECKPOINT');
+    await settle(ctx, 'ferry');
     const started = performance.now();
     const each: number[] = [];
     await client.query('BEGIN');
@@ -152,13 +162,13 @@ export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string
   record('D', await timeTool(ctx, 'D', 'bench_rows', () => timePgcopydb(env)));
 
   const staged = await ctx.ferry.createStaging(TABLE);
-  await targetSql(ctx, 'ferry', 'CHECKPOINT');
+  await settle(ctx, 'ferry');
   const e = await ctx.ferry.exportImport(TABLE, staged);
   if (e.rows !== ctx.rows) throw new Error(`E loaded ${e.rows} rows, expected ${ctx.rows}`);
   record('E', e.seconds);
   for (const [id, value] of await timePublishStrategies(ctx, staged)) record(id, value);
 
-  await targetSql(ctx, 'ferry', 'TRUNCATE bench_rows; CHECKPOINT');
+  await settle(ctx, 'ferry', 'TRUNCATE bench_rows');
   const before = process.memoryUsage.rss();
   const sampler = sampleRss(() => process.memoryUsage.rss());
   let rssPeakMB = 0;
@@ -197,6 +207,8 @@ export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string
       run('raw binary into logged + PK', rawPipeScript('binary'), targetEnv),
     ),
   );
+  const pkEnv = { ...env, DST: ctx.world.uri('target', 'bench_pk') };
+  record('D-target', await timeTool(ctx, 'D-target', 'bench_rows', () => timePgcopydb(pkEnv), 'bench_pk'));
   ctx.say(`  (bench RSS before F ${rssBeforeMB.toFixed(0)} MB, peak during F ${rssPeakMB.toFixed(0)} MB)`);
   const extras = { phases: phaseSeconds(copy.result), rssPeakMB, rssBeforeMB, binaryBytes: copy.result.bytes };
   return { seconds, extras };

@@ -5,8 +5,11 @@
  *   target: `bench`       public.bench_rows (UNLOGGED, no index: what staging is) and
  *                         public.bench_rows_logged (logged, no index) and public.bench_rows_pk
  *                         (logged, primary key: the whole copy's target shape), for the raw tools
+ *           `bench_pk`    public.bench_rows (logged, primary key), for pgcopydb into F's shape
  *           `ferry`       public.bench_rows (logged, primary key) for the copies through pgferry
  * A pgpass file carries the passwords, so every URI and argv in the bench is password-free.
+ * Autovacuum is off on both clusters: a vacuum of the previous variant's load running during
+ * the next one measured as a 25% slowdown of whichever came next.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -49,7 +52,7 @@ export interface BenchWorld {
 }
 
 export async function createBenchWorld(say: (message: string) => void): Promise<BenchWorld> {
-  const clusters = await createPgClusters(['bench-src', 'bench-dst']);
+  const clusters = await createPgClusters(['bench-src', 'bench-dst'], undefined, ['autovacuum=off']);
   const [source, target] = clusters as [PgCluster, PgCluster];
   const workDir = await mkdtemp(join(tmpdir(), 'pgferry-bench-'));
   const passFile = join(workDir, 'pgpass');
@@ -95,7 +98,7 @@ export interface SourceFacts {
 /** Creates every database and table, fills the sources with generate_series, then VACUUM ANALYZE. */
 export async function prepareData(world: BenchWorld, rows: number, smallRows: number): Promise<SourceFacts> {
   for (const db of ['bench', 'bench_small']) await world.sql('source', 'postgres', `CREATE DATABASE ${db}`);
-  for (const db of ['bench', 'ferry']) await world.sql('target', 'postgres', `CREATE DATABASE ${db}`);
+  for (const db of ['bench', 'bench_pk', 'ferry']) await world.sql('target', 'postgres', `CREATE DATABASE ${db}`);
   const keyed = `(${COLUMNS}, PRIMARY KEY (id))`;
   await world.sql('source', 'bench', `CREATE TABLE bench_rows ${keyed}; ${fillSql('bench_rows', rows)}`);
   await world.sql(
@@ -111,6 +114,7 @@ export async function prepareData(world: BenchWorld, rows: number, smallRows: nu
     `CREATE UNLOGGED TABLE bench_rows (${COLUMNS}); CREATE TABLE bench_rows_logged (${COLUMNS});
      CREATE TABLE bench_rows_pk ${keyed}`,
   );
+  await world.sql('target', 'bench_pk', `CREATE TABLE bench_rows ${keyed}`);
   await world.sql('target', 'ferry', `CREATE TABLE bench_rows ${keyed}`);
   const facts = await world.sql(
     'source',

@@ -30,6 +30,8 @@ export interface PgCluster {
 export interface PgClusterOptions {
   name: string;
   onProgress?: (message: string) => void;
+  /** Extra server settings (`name=value`), e.g. the bench's `autovacuum=off`. */
+  settings?: readonly string[];
 }
 
 const HOST = '127.0.0.1';
@@ -91,7 +93,7 @@ async function runServerCommand(binDir: string, command: string, args: string[],
  * @throws Error naming `initdb`/`pg_ctl`, the exit code and the output or server-log tail.
  */
 export async function createPgCluster(options: PgClusterOptions): Promise<PgCluster> {
-  const { name, onProgress = () => {} } = options;
+  const { name, onProgress = () => {}, settings: extraSettings = [] } = options;
   const binDir = await findServerBinDir();
   // Short, path-safe prefix: the socket path (dir + /.s.PGSQL.NNNNN) must stay under 107 bytes.
   const root = await mkdtemp(join(tmpdir(), `pgferry-${name.replace(/[^\w-]/g, '_').slice(0, 20)}-`));
@@ -141,6 +143,7 @@ export async function createPgCluster(options: PgClusterOptions): Promise<PgClus
     const start = async (): Promise<void> => {
       const settings = [`port=${port}`, `listen_addresses=${HOST}`, `unix_socket_directories='${root}'`]
         .concat(['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_connections=50'])
+        .concat(extraSettings)
         .map((setting) => `-c ${setting}`)
         .join(' ');
       const args = ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', settings];
@@ -207,8 +210,12 @@ process.once('exit', () => {
  * Creates the named clusters in parallel; if any fails, destroys the ones that started and
  * rethrows, so a half-made set never leaks a server.
  */
-export async function createPgClusters(names: string[], onProgress?: (message: string) => void): Promise<PgCluster[]> {
-  const created = await Promise.allSettled(names.map((name) => createPgCluster({ name, onProgress })));
+export async function createPgClusters(
+  names: string[],
+  onProgress?: (message: string) => void,
+  settings?: readonly string[],
+): Promise<PgCluster[]> {
+  const created = await Promise.allSettled(names.map((name) => createPgCluster({ name, onProgress, settings })));
   const clusters = created.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
   const failed = created.find((c) => c.status === 'rejected');
   if (failed) {
