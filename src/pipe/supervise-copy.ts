@@ -51,7 +51,6 @@ export interface CopyPipeProgress {
   rows: number;
   exportPid: number | undefined;
   importPid: number | undefined;
-  lastProgressAt: number;
 }
 
 export interface CopyPipeResult {
@@ -160,7 +159,6 @@ export class CopyPipe {
       ...this.latest,
       exportPid: this.exportChild?.process.pid,
       importPid: this.importChild?.process.pid,
-      lastProgressAt: this.lastProgressAt,
     };
   }
 
