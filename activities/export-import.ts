@@ -222,6 +222,7 @@ async function sampleImportProgress(
   });
 }
 
+/** The loaded size, for summaries only: failing to read it must not fail a committed copy. */
 async function stagedSize(databases: Databases, target: string, staging: TableRef): Promise<number> {
   return databases
     .withClient(target, async (client) => {
