@@ -12,6 +12,7 @@
  *   - stall (no progress on the target for the stall timeout), deadline and cancellation kill
  *     both. Progress is sampled from the import's side (pg_stat_progress_copy) by the caller.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { createTokenFifo, deliverCommitToken } from './commit-token.js';
 import { parseImportTags, type PsqlCommand } from './psql-commands.js';
@@ -79,6 +80,7 @@ export class CopyPipeError extends Error {
 }
 
 const WATCHDOG_INTERVAL_MS = 250;
+const BROKEN_PIPE_GRACE_MS = 2_000;
 
 /** setpriv exits 126/127 when it cannot exec the program: that is a spawn failure, not psql's exit. */
 function launcherCouldNotExec(exitCode: number | undefined, stderr: string): boolean {
@@ -86,6 +88,12 @@ function launcherCouldNotExec(exitCode: number | undefined, stderr: string): boo
 }
 
 type Side = 'export' | 'import';
+
+/** SIGPIPE, or psql's own report of it when it ignores the signal. */
+function diedOfBrokenPipe(outcome: ProcessOutcome): boolean {
+  if (outcome.end.kind === 'signaled') return outcome.end.signal === 'SIGPIPE';
+  return outcome.end.kind === 'exited' && /could not write COPY data: Broken pipe/.test(outcome.stderrTail);
+}
 
 /** A child of the pipe with its stderr tail and the moment it ended. */
 class PipeChild {
@@ -188,6 +196,7 @@ export class CopyPipe {
         if (first === 'export') {
           const exportOutcome = await exportEnded;
           if (succeeded(exportOutcome) && this.supervisorReason === undefined) await this.releaseImport(imp);
+          else if (diedOfBrokenPipe(exportOutcome)) await this.letImportEnd(imp);
           else imp.kill('fence');
         } else {
           exp.kill('cascade');
@@ -241,6 +250,16 @@ export class CopyPipe {
     if (!delivered) imp.kill('fence');
   }
 
+  /**
+   * A broken pipe means the import, the export's only reader, has already gone (or is going) on
+   * its own: let its end be seen as it is rather than taken for our kill. It cannot commit
+   * without the token, so waiting is safe; one that lingers is killed after the grace.
+   */
+  private async letImportEnd(imp: PipeChild): Promise<void> {
+    await Promise.race([imp.process, sleep(BROKEN_PIPE_GRACE_MS)]);
+    imp.kill('fence');
+  }
+
   private stopBoth(reason: 'stall' | 'deadline' | 'cancel'): void {
     this.supervisorReason ??= reason;
     this.importChild?.kill(reason);
@@ -279,8 +298,12 @@ export class CopyPipe {
       new CopyPipeError(reason, exportOutcome, importOutcome, this.latest.bytes, this.latest.rows, detail);
     if (this.supervisorReason) throw fail(this.supervisorReason, `pipe stopped: ${this.supervisorReason}`);
 
+    // The import is the export's only reader: an export that died of a broken pipe after a
+    // failed import is the import's cascade, whichever exit the kernel reported first.
+    const cascadeOfImport = (outcome: ProcessOutcome) =>
+      outcome.side === 'export' && !succeeded(importOutcome) && diedOfBrokenPipe(outcome);
     const rootCauses = [exportOutcome, importOutcome]
-      .filter((outcome) => !succeeded(outcome) && outcome.killedBy === undefined)
+      .filter((outcome) => !succeeded(outcome) && outcome.killedBy === undefined && !cascadeOfImport(outcome))
       .sort((a, b) => (a.endOrder || Infinity) - (b.endOrder || Infinity));
     const root = rootCauses[0];
     if (root) throw fail(root.side, `${root.side} failed`);

@@ -190,6 +190,20 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.match(classified.message, /^import psql \(pid \d+\) exited with code 3 /);
   });
 
+  test('an export that dies of the broken pipe before the failing import is reported is not the root cause', async () => {
+    const { copyPipe } = pipe({
+      commitFifo: fifoPath(),
+      exportCommand: fake('stream-forever'),
+      importCommand: fake('drop-input', 3, 500),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    // The export's end is observed first, yet the import, its only reader, is the cause.
+    assert.ok(error.exportOutcome.endOrder < error.importOutcome.endOrder, 'the export did not end first');
+    assert.match(error.exportOutcome.stderrTail, /Broken pipe/);
+    assert.equal(error.reason, 'import');
+    assert.equal(classifyPipeFailure(error, 60_000).type, FailureType.ImportFailed);
+  });
+
   test('an export that fails after streaming rows never releases the import: killed at the fence, no COMMIT', async () => {
     const commitFifo = fifoPath();
     const { copyPipe } = pipe({
