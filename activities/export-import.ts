@@ -1,7 +1,9 @@
 /**
  * exportImport: moves the source table into staging through two supervised psql processes
- * (src/pipe), inside a source snapshot held here so the row count (and checksum) verifyCounts
- * compares is taken in exactly the data the export read. Heartbeats carry live progress.
+ * (src/pipe). The source row count verifyCounts compares is the export's own COPY tag, the
+ * rows the source server sent, so the source table is read once. With verify=checksum the
+ * source digest is taken concurrently in a snapshot held here and exported to the export psql,
+ * so both read exactly the same data. Heartbeats carry live progress.
  *
  * Failures: every type of DESIGN.md's pipe table, named for the side that failed first.
  * Idempotent: the import empties staging in its own transaction before loading.
@@ -16,6 +18,7 @@ import type { Databases } from '../src/db/databases.js';
 import { profileSecrets } from '../src/config/connections.js';
 import { CopyPipe, CopyPipeError, type CopyProgressSample } from '../src/pipe/supervise-copy.js';
 import { findExecutable } from '../src/pipe/launcher.js';
+import { pipeFiles } from '../src/pipe/pipe-files.js';
 import { exportCommand, importCommand } from '../src/pipe/psql-commands.js';
 import { classifyPipeFailure } from '../src/pipe/classify-failure.js';
 import { FailureType } from '../src/shared/failure-types.js';
@@ -42,7 +45,7 @@ export interface ExportImportResult {
   bytes: number;
   /** Rows the import's `COPY n` tag reported. */
   importedRows: number;
-  /** count(*) of the source in the snapshot the export read. */
+  /** Rows the source server sent: the export's `COPY n` tag. */
   sourceRows: number;
   /** With verify=checksum: the source's row digest in the same snapshot. */
   sourceDigest?: RowDigest;
@@ -59,7 +62,8 @@ export interface ExportImportHeartbeat {
   bytesPerSecond: number;
   exportPid?: number;
   importPid?: number;
-  sourceRows?: number;
+  /** The planner's row estimate of the source (pg_class.reltuples), for an ETA while copying. */
+  estimatedSourceRows?: number;
 }
 
 const HEARTBEAT_INTERVAL_MS = 2_000;
@@ -113,16 +117,20 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
     const workDir = await mkdtemp(join(tmpdir(), 'pgferry-'));
     const started = Date.now();
     try {
-      snapshotClient = await databases.connect(input.source, appName('snapshot')).catch((error: unknown) => {
-        throw toFailure(error, 'export', 'connecting to the source');
-      });
-      const snapshotId = await holdSnapshot(snapshotClient, input.sourceTable);
+      // Only the checksum needs a second reader of the export's exact data.
+      let snapshotId: string | undefined;
+      if (input.verify === 'checksum') {
+        snapshotClient = await databases.connect(input.source, appName('snapshot')).catch((error: unknown) => {
+          throw toFailure(error, 'export', 'connecting to the source');
+        });
+        snapshotId = await holdSnapshot(snapshotClient, input.sourceTable);
+      }
       context.heartbeat({ phase: 'snapshot', bytes: 0, rows: 0, bytesPerSecond: 0 } satisfies ExportImportHeartbeat);
 
-      const commitFifo = join(workDir, 'commit.fifo');
+      const files = pipeFiles(workDir);
       const pipe = new CopyPipe({
         psqlPath,
-        commitFifo,
+        files,
         sampleProgress: () => sampleImportProgress(databases, input.target, appName('import')),
         stallTimeoutMs: input.stallTimeoutMs,
         deadlineAt: info.startToCloseTimeoutMs
@@ -138,6 +146,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           format: input.format,
           snapshotId,
           selectForm: input.selectForm,
+          tagsFile: files.exportTags,
         }),
         importCommand: importCommand({
           profile: targetProfile,
@@ -146,14 +155,17 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           columns: input.columns,
           format: input.format,
           lockTimeoutMs: input.lockTimeoutMs ?? 30_000,
-          commitFifo,
+          commitFifo: files.commitFifo,
         }),
       });
 
-      // The count (and digest) run in the held snapshot while the pipe streams.
+      // The digest runs in the held snapshot while the pipe streams.
       const client = snapshotClient;
-      const sourceCounts = countInSnapshot(client, input).catch((error: unknown) => error as Error);
-      const stopHeartbeats = heartbeatProgress(context, pipe, started, sourceCounts);
+      const sourceDigest = client
+        ? digestInSnapshot(client, input).catch((error: unknown) => error as Error)
+        : Promise.resolve(undefined);
+      const estimate = estimateSourceRows(databases, input.source, input.sourceTable);
+      const stopHeartbeats = heartbeatProgress(context, pipe, started, estimate);
       let piped;
       try {
         piped = await pipe.run();
@@ -167,13 +179,13 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       } finally {
         stopHeartbeats();
       }
-      const counts = await sourceCounts;
-      if (counts instanceof Error) throw toFailure(counts, 'export', `counting ${formatTable(input.sourceTable)}`);
+      const digest = await sourceDigest;
+      if (digest instanceof Error) throw toFailure(digest, 'export', `digesting ${formatTable(input.sourceTable)}`);
       return {
         bytes: await stagedSize(databases, input.target, input.staging),
         importedRows: piped.importedRows,
-        sourceRows: counts.rows,
-        sourceDigest: counts.digest,
+        sourceRows: piped.exportedRows,
+        sourceDigest: digest,
         durationMs: Date.now() - started,
         attempt: info.attempt,
       };
@@ -234,29 +246,37 @@ async function stagedSize(databases: Databases, target: string, staging: TableRe
     .catch(() => 0);
 }
 
-async function countInSnapshot(
-  client: pg.Client,
-  input: ExportImportInput,
-): Promise<{ rows: number; digest?: RowDigest }> {
-  if (input.verify === 'checksum') {
-    const digest = await client.query<RowDigest>(rowDigestQuery(input.sourceTable, input.columns));
-    const row = digest.rows[0]!;
-    return { rows: Number(row.rows), digest: { rows: String(row.rows), digest: String(row.digest) } };
-  }
-  const result = await client.query<{ rows: string }>(`SELECT count(*) AS rows FROM ${quoteTable(input.sourceTable)}`);
-  return { rows: Number(result.rows[0]!.rows) };
+/** The source's row digest (verify=checksum) in the snapshot the export reads. */
+async function digestInSnapshot(client: pg.Client, input: ExportImportInput): Promise<RowDigest> {
+  const digest = await client.query<RowDigest>(rowDigestQuery(input.sourceTable, input.columns));
+  const row = digest.rows[0]!;
+  return { rows: String(row.rows), digest: String(row.digest) };
+}
+
+/** The planner's row count, free to read; undefined when the table was never analyzed. */
+async function estimateSourceRows(databases: Databases, source: string, table: TableRef): Promise<number | undefined> {
+  return databases
+    .withClient(source, async (client) => {
+      const result = await client.query<{ rows: number }>(
+        `SELECT sum(reltuples)::float8 AS rows FROM pg_class
+          WHERE (oid = $1::regclass OR oid IN (SELECT relid FROM pg_partition_tree($1::regclass)))
+            AND relkind <> 'p' AND reltuples >= 0`,
+        [quoteTable(table)],
+      );
+      const rows = result.rows[0]?.rows;
+      return rows !== undefined && rows !== null && rows > 0 ? Math.round(rows) : undefined;
+    })
+    .catch(() => undefined);
 }
 
 function heartbeatProgress(
   context: Context,
   pipe: CopyPipe,
   started: number,
-  sourceCounts: Promise<{ rows: number } | Error>,
+  estimate: Promise<number | undefined>,
 ): () => void {
-  let sourceRows: number | undefined;
-  void sourceCounts.then((counts) => {
-    if (!(counts instanceof Error)) sourceRows = counts.rows;
-  });
+  let estimatedSourceRows: number | undefined;
+  void estimate.then((rows) => (estimatedSourceRows = rows));
   const beat = () => {
     const progress = pipe.progress();
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
@@ -267,7 +287,7 @@ function heartbeatProgress(
       bytesPerSecond: Math.round(progress.bytes / seconds),
       exportPid: progress.exportPid,
       importPid: progress.importPid,
-      sourceRows,
+      estimatedSourceRows,
     } satisfies ExportImportHeartbeat);
   };
   const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);

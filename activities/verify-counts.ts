@@ -1,5 +1,5 @@
 /**
- * verifyCounts: the source count taken in the export's snapshot, the rows the import reported
+ * verifyCounts: the rows the source sent (the export's COPY tag), the rows the import reported
  * and count(*) of staging must agree (and, with verify=checksum, the row digests); otherwise
  * CountMismatch, which the workflow answers with one re-copy. Read-only, so idempotent.
  */

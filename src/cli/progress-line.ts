@@ -5,9 +5,11 @@ import { formatBytes, formatCount, formatDuration } from '../shared/format.js';
 export function progressLine(progress: CopyProgress, elapsedMs: number): string {
   const parts = [`${progress.phase}`, `${formatCount(progress.rows)} rows`, formatBytes(progress.bytes)];
   if (progress.bytesPerSecond) parts.push(`${formatBytes(progress.bytesPerSecond)}/s`);
-  if (progress.sourceRows && progress.rows > 0 && progress.rows < progress.sourceRows && elapsedMs > 0) {
+  const totalRows = progress.sourceRows ?? progress.estimatedSourceRows;
+  if (totalRows && progress.rows > 0 && progress.rows < totalRows && elapsedMs > 0) {
     const rowsPerMs = progress.rows / elapsedMs;
-    parts.push(`ETA ${formatDuration((progress.sourceRows - progress.rows) / rowsPerMs)}`);
+    const approximate = progress.sourceRows === undefined ? '~' : '';
+    parts.push(`ETA ${approximate}${formatDuration((totalRows - progress.rows) / rowsPerMs)}`);
   }
   if (progress.attempt > 1) parts.push(`attempt ${progress.attempt}`);
   return parts.join(' · ');

@@ -161,7 +161,8 @@ export async function liveProgress(handle: WorkflowHandle): Promise<CopyProgress
     rows: beat.rows ?? progress.rows,
     bytes: beat.bytes ?? progress.bytes,
     bytesPerSecond: beat.bytesPerSecond,
-    sourceRows: beat.sourceRows ?? progress.sourceRows,
+    sourceRows: progress.sourceRows,
+    estimatedSourceRows: beat.estimatedSourceRows,
     attempt: pending?.attempt ?? progress.attempt,
   };
 }

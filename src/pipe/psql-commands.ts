@@ -11,6 +11,8 @@ import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
 export interface PsqlCommand {
   args: string[];
   env: Record<string, string>;
+  /** A script fed to psql's stdin, for commands that need a meta-command after SQL (`\\g`). */
+  script?: string;
 }
 
 /** Session settings pinned on both sides so text values round-trip exactly. */
@@ -47,33 +49,45 @@ export interface ExportCommandOptions {
   table: TableRef;
   columns: readonly string[];
   format: CopyFormat;
-  /** Snapshot exported by the activity's source transaction (pg_export_snapshot()). */
-  snapshotId: string;
+  /**
+   * A snapshot exported by the activity's source transaction (pg_export_snapshot()), when
+   * something else (verify=checksum's digest) must read exactly the data the export read.
+   */
+  snapshotId?: string;
   /** Partitioned tables and views need `COPY (SELECT ...)`; plain tables use the faster form. */
   selectForm: boolean;
+  /** Where psql writes its command tags (`-o`), `COPY n` among them (pipe-files.ts). */
+  tagsFile: string;
 }
 
-/** `COPY ... TO STDOUT` inside the activity's exported snapshot, quiet so stdout is pure data. */
+/**
+ * `COPY ... TO STDOUT`, in the given snapshot if any. Sent as `\g /dev/stdout` from a stdin
+ * script rather than a plain `-c`: psql then writes the COPY's tag, the source server's own
+ * count of the rows it sent, to `-o`, where a plain COPY TO STDOUT would send the tag nowhere
+ * (it would land in the data). That count is what verifyCounts compares, so the source table is
+ * read once, not a second time by a count(*).
+ */
 export function exportCommand(options: ExportCommandOptions): PsqlCommand {
-  if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(options.snapshotId)) {
-    throw new Error(`unexpected snapshot id ${JSON.stringify(options.snapshotId)}`);
-  }
   const source = options.selectForm
     ? `(SELECT ${columnList(options.columns)} FROM ${quoteTable(options.table)})`
     : `${quoteTable(options.table)} (${columnList(options.columns)})`;
+  const copy = `COPY ${source} TO STDOUT (${formatOption(options.format)}) \\g /dev/stdout`;
+  let script = `${copy}\n`;
+  if (options.snapshotId !== undefined) {
+    if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(options.snapshotId)) {
+      throw new Error(`unexpected snapshot id ${JSON.stringify(options.snapshotId)}`);
+    }
+    script = [
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
+      `SET TRANSACTION SNAPSHOT '${options.snapshotId}';`,
+      copy,
+      'COMMIT;',
+      '',
+    ].join('\n');
+  }
   return {
-    args: [
-      ...COMMON_ARGS,
-      '-q',
-      '-c',
-      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-      '-c',
-      `SET TRANSACTION SNAPSHOT '${options.snapshotId}'`,
-      '-c',
-      `COPY ${source} TO STDOUT (${formatOption(options.format)})`,
-      '-c',
-      'COMMIT',
-    ],
+    args: [...COMMON_ARGS, '-o', options.tagsFile],
+    script,
     env: psqlEnvironment(options.profile, options.applicationName),
   };
 }
@@ -119,8 +133,8 @@ export function importCommand(options: ImportCommandOptions): PsqlCommand {
   };
 }
 
-/** Reads the row count from the import's command tags (`COPY 741302`) and whether it committed. */
-export function parseImportTags(stdout: string): { copiedRows: number | undefined; committed: boolean } {
-  const copy = /^COPY (\d+)$/m.exec(stdout);
-  return { copiedRows: copy ? Number(copy[1]) : undefined, committed: /^COMMIT$/m.test(stdout) };
+/** Reads the row count from a side's command tags (`COPY 741302`) and whether it committed. */
+export function parseCommandTags(tags: string): { copiedRows: number | undefined; committed: boolean } {
+  const copy = /^COPY (\d+)$/m.exec(tags);
+  return { copiedRows: copy ? Number(copy[1]) : undefined, committed: /^COMMIT$/m.test(tags) };
 }

@@ -12,10 +12,12 @@
  *   - stall (no progress on the target for the stall timeout), deadline and cancellation kill
  *     both. Progress is sampled from the import's side (pg_stat_progress_copy) by the caller.
  */
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
-import { createTokenFifo, deliverCommitToken } from './commit-token.js';
-import { parseImportTags, type PsqlCommand } from './psql-commands.js';
+import { execa, type Options, type ResultPromise } from 'execa';
+import { deliverCommitToken } from './commit-token.js';
+import { createFifo, openDataPipe, type PipeFiles } from './pipe-files.js';
+import { parseCommandTags, type PsqlCommand } from './psql-commands.js';
 import { deathTiedLaunch } from './launcher.js';
 import { StderrTail } from './stderr-tail.js';
 import { succeeded, toProcessEnd, type KillReason, type ProcessOutcome } from './process-outcome.js';
@@ -30,8 +32,11 @@ export interface CopyPipeOptions {
   psqlPath: string;
   exportCommand: PsqlCommand;
   importCommand: PsqlCommand;
-  /** Where CopyPipe creates the commit-token FIFO; must match the import command's `\i` path. */
-  commitFifo: string;
+  /**
+   * The pipe's files (pipe-files.ts). The import command's `\i` must name `commitFifo` and the
+   * export command's `-o` must name `exportTags`; CopyPipe creates the FIFOs.
+   */
+  files: PipeFiles;
   /** Reads the import's progress; undefined while none is visible (connecting, waiting on the lock). */
   sampleProgress: () => Promise<CopyProgressSample | undefined>;
   /** How often to sample progress; default 1 s. */
@@ -55,6 +60,8 @@ export interface CopyPipeProgress {
 }
 
 export interface CopyPipeResult {
+  /** Rows the export's `COPY n` tag reported: what the source server sent. */
+  exportedRows: number;
   /** Rows the import's `COPY n` tag reported. */
   importedRows: number;
   exportPid: number | undefined;
@@ -89,10 +96,26 @@ function launcherCouldNotExec(exitCode: number | undefined, stderr: string): boo
 
 type Side = 'export' | 'import';
 
+/**
+ * A file descriptor of ours for a child's stdin or stdout. execa hands a lone number to spawn()
+ * unchanged, but its types list only 0-9.
+ */
+function stdioFd(fd: number): 3 {
+  return fd as 3;
+}
+
 /** SIGPIPE, or psql's own report of it when it ignores the signal. */
 function diedOfBrokenPipe(outcome: ProcessOutcome): boolean {
   if (outcome.end.kind === 'signaled') return outcome.end.signal === 'SIGPIPE';
   return outcome.end.kind === 'exited' && /could not write COPY data: Broken pipe/.test(outcome.stderrTail);
+}
+
+/**
+ * The export sent everything: it exited 0 and reported the source server's `COPY n`. Exit 0
+ * without the tag is not trusted (no count to verify against), so the import is not released.
+ */
+function streamComplete(outcome: ProcessOutcome, exp: PipeChild): boolean {
+  return succeeded(outcome) && exp.copiedRows() !== undefined;
 }
 
 /** A child of the pipe with its stderr tail and the moment it ended. */
@@ -100,15 +123,21 @@ class PipeChild {
   readonly tail: StderrTail;
   killedBy: KillReason | undefined;
   endOrder = 0;
-  /** Buffered stdout (the import's command tags); empty for the streamed export. */
-  stdout = '';
+  /** The side's command tags: the import's stdout, the export's `-o` file. */
+  tags = '';
 
   constructor(
     readonly side: Side,
     readonly process: ResultPromise,
     secrets: readonly string[],
+    private readonly tagsFile: string | undefined,
   ) {
     this.tail = new StderrTail(secrets).drain(process.stderr);
+  }
+
+  /** The rows of the side's `COPY n` tag, once it has ended. */
+  copiedRows(): number | undefined {
+    return parseCommandTags(this.tags).copiedRows;
   }
 
   /** Kills with SIGKILL (psql gets no chance to send CopyDone) unless it already ended. */
@@ -127,7 +156,8 @@ class PipeChild {
       signal?: NodeJS.Signals;
       stdout?: unknown;
     };
-    if (typeof raw.stdout === 'string') this.stdout = raw.stdout;
+    if (typeof raw.stdout === 'string') this.tags = raw.stdout;
+    if (this.tagsFile) this.tags = await readFile(this.tagsFile, 'utf8').catch(() => '');
     const spawnError =
       raw.exitCode === undefined && raw.signal === undefined
         ? Object.assign(new Error(raw.message ?? 'spawn failed'), { code: raw.code ?? 'UNKNOWN' })
@@ -172,13 +202,20 @@ export class CopyPipe {
 
   async run(): Promise<CopyPipeResult> {
     const { options } = this;
-    await createTokenFifo(options.commitFifo);
+    await createFifo(options.files.commitFifo);
+    const data = await openDataPipe(options.files.dataFifo);
     this.lastProgressAt = Date.now();
-    const exp = this.spawn('export', options.exportCommand, 'ignore');
-    const imp = this.spawn('import', options.importCommand, exp.process.stdout ?? 'ignore');
-    // The import holds the read end now; ours would keep the export writing into a pipe nobody
-    // reads after the import died, instead of failing with EPIPE as it should.
-    exp.process.stdout?.destroy();
+    let exp: PipeChild;
+    let imp: PipeChild;
+    try {
+      exp = this.spawn('export', options.exportCommand, data.writeEnd.fd);
+      imp = this.spawn('import', options.importCommand, data.readEnd.fd);
+    } finally {
+      // The children hold the ends now. Ours would keep the export writing into a pipe nobody
+      // reads after the import died (instead of failing with EPIPE), and the import waiting
+      // for an end of input that never comes after the export died.
+      await Promise.all([data.readEnd.close(), data.writeEnd.close()]);
+    }
     options.onStart?.({ exportPid: exp.process.pid, importPid: imp.process.pid });
 
     const stopWatchdog = this.startWatchdog();
@@ -195,7 +232,7 @@ export class CopyPipe {
       try {
         if (first === 'export') {
           const exportOutcome = await exportEnded;
-          if (succeeded(exportOutcome) && this.supervisorReason === undefined) await this.releaseImport(imp);
+          if (streamComplete(exportOutcome, exp) && this.supervisorReason === undefined) await this.releaseImport(imp);
           else if (diedOfBrokenPipe(exportOutcome)) await this.letImportEnd(imp);
           else imp.kill('fence');
         } else {
@@ -216,22 +253,27 @@ export class CopyPipe {
     }
   }
 
-  private spawn(side: Side, command: PsqlCommand, stdin: 'ignore' | NonNullable<ResultPromise['stdout']>): PipeChild {
+  /** Starts one side on its end of the data pipe (`pipeFd`): the export's stdout, the import's stdin. */
+  private spawn(side: Side, command: PsqlCommand, pipeFd: number): PipeChild {
     const launch = deathTiedLaunch(this.options.psqlPath, command.args);
-    const process = execa(launch.file, launch.args, {
+    const options: Options = {
       env: command.env,
       extendEnv: false,
-      stdin,
-      stdout: 'pipe',
+      // The export reads its script on stdin and writes data to the pipe; the import reads the
+      // pipe and prints its command tags on stdout, a few lines kept in memory.
+      stdin: side === 'export' ? 'pipe' : stdioFd(pipeFd),
+      input: command.script,
+      stdout: side === 'export' ? stdioFd(pipeFd) : 'pipe',
       stderr: 'pipe',
-      // The export's stdout goes to the import, never into memory; the import's is a few tags.
       buffer: { stdout: side === 'import', stderr: false },
       maxBuffer: { stdout: 1024 * 1024 },
       reject: false,
       cleanup: true,
       killSignal: 'SIGKILL',
-    });
-    const child = new PipeChild(side, process, this.options.secrets);
+    };
+    const process = execa(launch.file, launch.args, options);
+    const tagsFile = side === 'export' ? this.options.files.exportTags : undefined;
+    const child = new PipeChild(side, process, this.options.secrets, tagsFile);
     process.once('exit', () => {
       child.endOrder = ++this.endSequence;
     });
@@ -244,7 +286,7 @@ export class CopyPipe {
   private async releaseImport(imp: PipeChild): Promise<void> {
     this.streamDelivered = true;
     const delivered = await deliverCommitToken(
-      this.options.commitFifo,
+      this.options.files.commitFifo,
       () => imp.endOrder !== 0 || this.supervisorReason !== undefined,
     );
     if (!delivered) imp.kill('fence');
@@ -309,10 +351,17 @@ export class CopyPipe {
     if (root) throw fail(root.side, `${root.side} failed`);
     if (exportOutcome.killedBy === 'cascade') throw fail('import', 'import ended before the export finished');
     if (!succeeded(exportOutcome)) throw fail('export', 'export stream incomplete');
+    const exported = this.exportChild?.copiedRows();
+    if (exported === undefined) throw fail('export', 'export exited 0 without reporting its COPY row count');
     if (!succeeded(importOutcome)) throw fail('import', 'import failed');
 
-    const { copiedRows, committed } = parseImportTags(this.importChild?.stdout ?? '');
+    const { copiedRows, committed } = parseCommandTags(this.importChild?.tags ?? '');
     if (!committed || copiedRows === undefined) throw fail('import', 'import ended without committing');
-    return { importedRows: copiedRows, exportPid: exportOutcome.pid, importPid: importOutcome.pid };
+    return {
+      exportedRows: exported,
+      importedRows: copiedRows,
+      exportPid: exportOutcome.pid,
+      importPid: importOutcome.pid,
+    };
   }
 }

@@ -46,7 +46,7 @@ export type CopyPhase = 'starting' | 'createStaging' | 'exportImport' | 'verifyC
 export interface CopyTableResult {
   rows: number;
   bytes: number;
-  /** Rows counted on the source in the snapshot the export read. */
+  /** Rows the source server sent in the export (its COPY tag). */
   sourceRows: number;
   attempts: number;
   phaseDurationsMs: Partial<Record<CopyPhase, number>>;
@@ -60,6 +60,8 @@ export interface CopyProgress {
   rows: number;
   bytes: number;
   sourceRows?: number;
+  /** The planner's estimate of the source's rows, for an ETA until sourceRows is known. */
+  estimatedSourceRows?: number;
   bytesPerSecond?: number;
   attempt: number;
 }

@@ -4,7 +4,7 @@
  * that fails after streaming, a stall. Real processes and a real FIFO, no mocked execa.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { CopyPipe, CopyPipeError, type CopyPipeOptions } from '../../src/pipe/supervise-copy.js';
 import { classifyPipeFailure } from '../../src/pipe/classify-failure.js';
 import type { PsqlCommand } from '../../src/pipe/psql-commands.js';
-import { createTokenFifo, deliverCommitToken } from '../../src/pipe/commit-token.js';
+import { deliverCommitToken } from '../../src/pipe/commit-token.js';
+import { createFifo, pipeFiles, type PipeFiles } from '../../src/pipe/pipe-files.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import { isAlive } from '../support/processes.js';
 
@@ -66,12 +67,16 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.deepEqual(alive, [], 'fixture processes outlived the pipe');
   });
 
-  /** A pipe whose import (when it is the fake import) reads its token from `commitFifo`. */
+  /**
+   * A pipe whose import (when it is the fake import) reads its token from `files.commitFifo`
+   * and whose export (a fake) writes its COPY tag to `files.exportTags`, as psql's `-o` would.
+   */
   function pipe(
-    options: Partial<CopyPipeOptions> & Pick<CopyPipeOptions, 'exportCommand' | 'commitFifo' | 'importCommand'>,
+    options: Partial<CopyPipeOptions> & Pick<CopyPipeOptions, 'exportCommand' | 'files' | 'importCommand'>,
   ) {
     // Fixtures touch no database: progress always moves unless a test says otherwise.
     let bytes = 0;
+    const { exportCommand, files } = options;
     const copyPipe = new CopyPipe({
       psqlPath: process.execPath,
       sampleProgress: () => Promise.resolve({ bytes: ++bytes, rows: bytes }),
@@ -79,6 +84,7 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
       stallTimeoutMs: 60_000,
       secrets: [],
       ...options,
+      exportCommand: { ...exportCommand, env: { ...exportCommand.env, FAKE_PSQL_TAGS: files.exportTags } },
       onStart: (started) => {
         pids.push(started.exportPid, started.importPid);
         options.onStart?.(started);
@@ -87,8 +93,11 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     return { copyPipe };
   }
 
-  function fifoPath(): string {
-    return join(dir, `commit-${++seq}.fifo`);
+  /** A fresh directory's pipe files for one pipe. */
+  function newFiles(): PipeFiles {
+    const pipeDir = join(dir, `pipe-${++seq}`);
+    mkdirSync(pipeDir);
+    return pipeFiles(pipeDir);
   }
 
   function importFrom(commitFifo: string, ...extra: (string | number)[]): PsqlCommand {
@@ -102,33 +111,50 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
   }
 
   test('a clean export releases the import: the token reaches its FIFO and it commits', async () => {
-    const commitFifo = fifoPath();
+    const files = newFiles();
     const { copyPipe } = pipe({
-      commitFifo,
+      files,
       exportCommand: fake('text-out', 1000),
-      importCommand: importFrom(commitFifo),
+      importCommand: importFrom(files.commitFifo),
     });
     const result = await copyPipe.run();
     assert.equal(result.importedRows, 1000);
+    assert.equal(result.exportedRows, 1000, "the export's COPY tag, read from fd 3");
+  });
+
+  test('an export that exits 0 without its COPY row count is not trusted: the import is killed at the fence', async () => {
+    const files = newFiles();
+    const { copyPipe } = pipe({
+      files,
+      exportCommand: fake('untagged-out', 1000),
+      importCommand: importFrom(files.commitFifo),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(error.reason, 'export');
+    assert.deepEqual(error.exportOutcome.end, { kind: 'exited', exitCode: 0 });
+    assertKilledAtTheFence(error);
+    const classified = classifyPipeFailure(error, 60_000);
+    assert.equal(classified.type, FailureType.ExportFailed);
+    assert.match(classified.message, /without reporting its COPY row count/);
   });
 
   test('several MB of stderr from both sides does not block the pipe', async () => {
-    const commitFifo = fifoPath();
+    const files = newFiles();
     const { copyPipe } = pipe({
-      commitFifo,
+      files,
       exportCommand: fake('flood-stderr', FLOOD_BYTES, 0, 50),
-      importCommand: importFrom(commitFifo, FLOOD_BYTES),
+      importCommand: importFrom(files.commitFifo, FLOOD_BYTES),
     });
     const result = await copyPipe.run();
     assert.equal(result.importedRows, 50);
   });
 
   test('a failing export that floods stderr keeps a tail of at most 8 KiB ending with its last line', async () => {
-    const commitFifo = fifoPath();
+    const files = newFiles();
     const { copyPipe } = pipe({
-      commitFifo,
+      files,
       exportCommand: fake('flood-stderr', FLOOD_BYTES, 1, 10),
-      importCommand: importFrom(commitFifo),
+      importCommand: importFrom(files.commitFifo),
     });
     const error = await expectPipeError(copyPipe.run());
     assert.equal(error.reason, 'export');
@@ -146,7 +172,7 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     const abort = new AbortController();
     let started: { exportPid?: number; importPid?: number } = {};
     const { copyPipe } = pipe({
-      commitFifo: fifoPath(),
+      files: newFiles(),
       cancelSignal: abort.signal,
       exportCommand: fake('ignore-term'),
       importCommand: fake('ignore-term'),
@@ -175,7 +201,7 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
 
   test('an import that exits 3 before reading its input is named as the import failure, not the export', async () => {
     const { copyPipe } = pipe({
-      commitFifo: fifoPath(),
+      files: newFiles(),
       exportCommand: fake('stream-forever'),
       importCommand: fake('exit-early', 3),
     });
@@ -192,7 +218,7 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
 
   test('an export that dies of the broken pipe before the failing import is reported is not the root cause', async () => {
     const { copyPipe } = pipe({
-      commitFifo: fifoPath(),
+      files: newFiles(),
       exportCommand: fake('stream-forever'),
       importCommand: fake('drop-input', 3, 500),
     });
@@ -205,11 +231,11 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
   });
 
   test('an export that fails after streaming rows never releases the import: killed at the fence, no COMMIT', async () => {
-    const commitFifo = fifoPath();
+    const files = newFiles();
     const { copyPipe } = pipe({
-      commitFifo,
+      files,
       exportCommand: fake('flood-stderr', 0, 1, 500),
-      importCommand: importFrom(commitFifo),
+      importCommand: importFrom(files.commitFifo),
     });
     const error = await expectPipeError(copyPipe.run());
     assert.equal(error.reason, 'export');
@@ -223,13 +249,13 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
       { bytes: 10, rows: 1 },
       { bytes: 20, rows: 2 },
     ];
-    const commitFifo = fifoPath();
+    const files = newFiles();
     const { copyPipe } = pipe({
-      commitFifo,
+      files,
       sampleProgress: () => Promise.resolve(samples.shift() ?? { bytes: 20, rows: 2 }),
       stallTimeoutMs: 1_000,
       exportCommand: fake('ignore-term'),
-      importCommand: importFrom(commitFifo),
+      importCommand: importFrom(files.commitFifo),
     });
     const error = await expectPipeError(copyPipe.run());
     assert.equal(error.reason, 'stall');
@@ -239,20 +265,20 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
   });
 
   test('the token is never written to a FIFO whose reader is gone', async () => {
-    const commitFifo = fifoPath();
-    await createTokenFifo(commitFifo);
+    const { commitFifo } = newFiles();
+    await createFifo(commitFifo);
     let polls = 0;
     assert.equal(await deliverCommitToken(commitFifo, () => ++polls > 3), false);
     assert.equal(polls, 4);
   });
 
   test('a psql path that does not exist is PsqlNotFound, not a retryable export failure', async () => {
-    const commitFifo = fifoPath();
+    const files = newFiles();
     const { copyPipe } = pipe({
-      commitFifo,
+      files,
       psqlPath: '/nonexistent/psql',
       exportCommand: fake('text-out', 10),
-      importCommand: importFrom(commitFifo),
+      importCommand: importFrom(files.commitFifo),
     });
     const error = await expectPipeError(copyPipe.run());
     // Both sides fail to start; whichever ended first is named, and neither is a psql exit code.
@@ -266,7 +292,7 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     const stderr =
       'psql:<stdin>:1: ERROR:  22P02: invalid input syntax for type integer: "x"\nCONTEXT:  COPY t, line 1\nLOCATION:  pg_strtoint32, numutils.c:232\n';
     const { copyPipe } = pipe({
-      commitFifo: fifoPath(),
+      files: newFiles(),
       exportCommand: fake('text-out', 10),
       importCommand: {
         args: ['-e', `process.stderr.write(${JSON.stringify(stderr)}); process.exit(3)`],
