@@ -54,7 +54,7 @@ test(
         const m = results.measurements.find((entry) => entry.id === id);
         assert.ok(m, `variant ${id} missing (have ${ids.join(', ')})`);
         assert.equal(m.seconds.length, 1, `variant ${id}: one time per round`);
-        for (const value of [m.median, m.min, m.max, m.ratioToRawBinary]) {
+        for (const value of [m.median, m.min, m.max, m.ratioToRawBinary, m.pairedRatioToRawBinary]) {
           assert.ok(Number.isFinite(value) && value > 0, `variant ${id}: ${value} is not a positive number`);
         }
       }
