@@ -56,7 +56,7 @@ export interface ExportImportResult {
 
 /** Heartbeat details, shown in the UI's pending-activity view and read by `status`. */
 export interface ExportImportHeartbeat {
-  phase: 'snapshot' | 'copying';
+  phase: 'starting' | 'copying';
   bytes: number;
   rows: number;
   bytesPerSecond: number;
@@ -125,7 +125,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         });
         snapshotId = await holdSnapshot(snapshotClient, input.sourceTable);
       }
-      context.heartbeat({ phase: 'snapshot', bytes: 0, rows: 0, bytesPerSecond: 0 } satisfies ExportImportHeartbeat);
+      context.heartbeat({ phase: 'starting', bytes: 0, rows: 0, bytesPerSecond: 0 } satisfies ExportImportHeartbeat);
 
       const files = pipeFiles(workDir);
       const pipe = new CopyPipe({

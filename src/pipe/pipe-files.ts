@@ -29,18 +29,18 @@ export function pipeFiles(dir: string): PipeFiles {
   };
 }
 
-/** Creates a FIFO (Node has no mkfifo; coreutils does), readable and writable by us only. */
-export async function createFifo(path: string): Promise<void> {
-  await execa('mkfifo', ['-m', '600', '--', path]);
+/** Creates FIFOs (Node has no mkfifo; coreutils does), readable and writable by us only. */
+export async function createFifos(...paths: string[]): Promise<void> {
+  await execa('mkfifo', ['-m', '600', '--', ...paths]);
 }
 
 /**
- * Both ends of a fresh pipe through a FIFO at `path`, with blocking file status as psql needs.
- * No open may wait for the other side: a non-blocking read end lets the write end open at once,
- * then a blocking read end opens at once because a writer exists, and the first is dropped.
+ * Both ends of a pipe through the FIFO just created at `path`, with the blocking file status
+ * psql needs. No open may wait for the other side: a non-blocking read end lets the write end
+ * open at once, then a blocking read end opens at once because a writer exists, and the first
+ * read end is dropped.
  */
 export async function openDataPipe(path: string): Promise<{ readEnd: FileHandle; writeEnd: FileHandle }> {
-  await createFifo(path);
   const placeholder = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const writeEnd = await open(path, constants.O_WRONLY);

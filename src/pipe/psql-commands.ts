@@ -11,7 +11,7 @@ import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
 export interface PsqlCommand {
   args: string[];
   env: Record<string, string>;
-  /** A script fed to psql's stdin, for commands that need a meta-command after SQL (`\\g`). */
+  /** A script fed to psql's stdin, for commands that need a meta-command after SQL (`\g`). */
   script?: string;
 }
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { importCommand, psqlEnvironment, type PsqlCommand } from '../../src/pipe/psql-commands.js';
 import { deliverCommitToken } from '../../src/pipe/commit-token.js';
-import { createFifo } from '../../src/pipe/pipe-files.js';
+import { createFifos } from '../../src/pipe/pipe-files.js';
 import { resolveProfile } from '../../src/config/connections.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import type { TableRef } from '../../src/shared/table-name.js';
@@ -164,7 +164,7 @@ describe('the naive pipe and the fence', { timeout: 300_000 }, () => {
 
   test('the import command given data and EOF waits for the token and, killed there, commits nothing', async () => {
     const fifo = join(workDir, 'never-written.fifo');
-    await createFifo(fifo);
+    await createFifos(fifo);
     const imp = await startImportCommand(fifo);
     // EOF has ended the COPY, and the transaction is still open: end of input did not commit.
     assert.equal(await waitForLoadedAndWaiting(), 'idle in transaction');
@@ -184,7 +184,7 @@ describe('the naive pipe and the fence', { timeout: 300_000 }, () => {
 
   test('the import command with the commit token commits and replaces the staged rows', async () => {
     const fifo = join(workDir, 'commit.fifo');
-    await createFifo(fifo);
+    await createFifos(fifo);
     const imp = await startImportCommand(fifo);
     assert.equal(await deliverCommitToken(fifo, () => false), true);
     const ended = await imp.ended;

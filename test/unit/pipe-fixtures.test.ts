@@ -14,7 +14,7 @@ import { CopyPipe, CopyPipeError, type CopyPipeOptions } from '../../src/pipe/su
 import { classifyPipeFailure } from '../../src/pipe/classify-failure.js';
 import type { PsqlCommand } from '../../src/pipe/psql-commands.js';
 import { deliverCommitToken } from '../../src/pipe/commit-token.js';
-import { createFifo, pipeFiles, type PipeFiles } from '../../src/pipe/pipe-files.js';
+import { createFifos, pipeFiles, type PipeFiles } from '../../src/pipe/pipe-files.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import { isAlive } from '../support/processes.js';
 
@@ -266,7 +266,7 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
 
   test('the token is never written to a FIFO whose reader is gone', async () => {
     const { commitFifo } = newFiles();
-    await createFifo(commitFifo);
+    await createFifos(commitFifo);
     let polls = 0;
     assert.equal(await deliverCommitToken(commitFifo, () => ++polls > 3), false);
     assert.equal(polls, 4);
