@@ -31,6 +31,14 @@ export interface StartDevServerOptions {
 }
 
 const NAMESPACE = 'default';
+
+/**
+ * Eager activity execution: the worker that completes a workflow task gets the activity it just
+ * scheduled in the same response, not through the matching service. A copy is a chain of
+ * activities; without it, back-to-back empty-table copies here settled at ~40 ms per dispatch
+ * (490 ms a copy), with it 130 ms. docker/temporal-dynamic-config.yaml sets the same for compose.
+ */
+const DYNAMIC_CONFIG = ['system.enableActivityEagerExecution=true'];
 const UI_READY_TIMEOUT_MS = 30_000;
 const START_ATTEMPTS = 3;
 
@@ -60,6 +68,7 @@ export async function startDevServer(options: StartDevServerOptions = {}): Promi
           searchAttributes: PGFERRY_SEARCH_ATTRIBUTES,
           // The SDK turns this into `--log-format pretty --log-level warn`: the server is quiet unless something is wrong.
           log: { format: 'pretty', level: 'warn' },
+          extraArgs: DYNAMIC_CONFIG.flatMap((setting) => ['--dynamic-config-value', setting]),
         },
       });
     } catch (error) {

@@ -130,6 +130,24 @@ describe('docker-compose.yml', { timeout: 60_000 }, () => {
     }
   });
 
+  test("Temporal reads pgferry's dynamic config, which turns on eager activity execution", async () => {
+    const temporal = service(config, 'temporal');
+    const path = temporal.environment?.DYNAMIC_CONFIG_FILE_PATH;
+    assert.ok(path, 'DYNAMIC_CONFIG_FILE_PATH is not set');
+    const mounts = (temporal.volumes ?? []).map((v) =>
+      typeof v === 'string' ? v : `${v.source}:${v.target}${v.read_only ? ':ro' : ''}`,
+    );
+    const mount = mounts.find((m) => m.endsWith(`:${path}:ro`));
+    assert.ok(mount, `nothing is mounted read-only at ${path}: ${JSON.stringify(mounts)}`);
+    const file = mount.slice(0, -`:${path}:ro`.length);
+    const toJson = 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)';
+    const settings = JSON.parse((await execa('python3', ['-c', toJson, file])).stdout) as Record<
+      string,
+      { value: unknown }[]
+    >;
+    assert.deepEqual(settings['system.enableActivityEagerExecution']?.[0]?.value, true);
+  });
+
   test('Temporal images are pinned to a 1.2x server and a fixed UI tag', () => {
     assert.match(service(config, 'temporal').image ?? '', /^temporalio\/auto-setup:1\.2\d\.\d+$/);
     assert.match(service(config, 'temporal-ui').image ?? '', /^temporalio\/ui:\d+\.\d+\.\d+$/);
