@@ -39,6 +39,7 @@ const NAMESPACE = 'default';
  * (490 ms a copy), with it 130 ms. docker/temporal-dynamic-config.yaml sets the same for compose.
  */
 const DYNAMIC_CONFIG = ['system.enableActivityEagerExecution=true'];
+
 const UI_READY_TIMEOUT_MS = 30_000;
 const START_ATTEMPTS = 3;
 
