@@ -156,8 +156,12 @@ class PipeChild {
       signal?: NodeJS.Signals;
       stdout?: unknown;
     };
-    if (typeof raw.stdout === 'string') this.tags = raw.stdout;
-    if (this.tagsFile) this.tags = await readFile(this.tagsFile, 'utf8').catch(() => '');
+    // A tags file psql never wrote (it failed before) reads as no tags.
+    this.tags = this.tagsFile
+      ? await readFile(this.tagsFile, 'utf8').catch(() => '')
+      : typeof raw.stdout === 'string'
+        ? raw.stdout
+        : '';
     const spawnError =
       raw.exitCode === undefined && raw.signal === undefined
         ? Object.assign(new Error(raw.message ?? 'spawn failed'), { code: raw.code ?? 'UNKNOWN' })
