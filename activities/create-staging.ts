@@ -1,7 +1,9 @@
 /**
  * createStaging: checks the copy against both catalogs before any data moves, creates the
- * target from the source definition when it does not exist, and (re)creates an empty UNLOGGED
- * staging table with the source's columns. Idempotent: one target transaction, re-runnable.
+ * target from the source definition when it does not exist, and (re)creates an empty staging
+ * table: for a replace that publish can finish by swapping tables, a logged twin of the target
+ * (table-swap.ts); otherwise UNLOGGED with the source's columns. Idempotent: one target
+ * transaction, re-runnable.
  */
 import { Context } from '@temporalio/activity';
 import type { Databases } from '../src/db/databases.js';
@@ -12,6 +14,7 @@ import { formatTable, quoteIdent, quoteTable, sameTable, type TableRef } from '.
 import type { CopyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
 import { stagingTableFor } from './staging.js';
+import { createSwapStaging, swapBlockers } from './table-swap.js';
 
 export interface CreateStagingInput {
   source: string;
@@ -123,14 +126,18 @@ export function makeCreateStaging(databases: Databases) {
             createdTarget = true;
           }
           await client.query(`DROP TABLE IF EXISTS ${quoteTable(staging)}`);
-          // UNLOGGED and constraint-free: the load writes no WAL and maintains no index; the
-          // target's constraints apply when publish moves the rows. COPY FREEZE leaves nothing
-          // for autovacuum to do, and a vacuum triggered by the load would compete with publish.
-          const stagingColumns = source.columns.map((column) => columnSql(column, false)).join(', ');
-          await client.query(
-            `CREATE UNLOGGED TABLE ${quoteTable(staging)} (${stagingColumns})
-               WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)`,
-          );
+          if (input.mode === 'replace' && (await swapBlockers(client, targetTable)).length === 0) {
+            await createSwapStaging(client, targetTable, staging);
+          } else {
+            // UNLOGGED and constraint-free: the load writes no WAL and maintains no index; the
+            // target's constraints apply when publish moves the rows. COPY FREEZE leaves nothing
+            // for autovacuum to do, and a vacuum triggered by the load would compete with publish.
+            const stagingColumns = source.columns.map((column) => columnSql(column, false)).join(', ');
+            await client.query(
+              `CREATE UNLOGGED TABLE ${quoteTable(staging)} (${stagingColumns})
+                 WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)`,
+            );
+          }
           return {
             staging,
             columns: source.columns.map((column) => column.name),

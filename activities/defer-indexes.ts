@@ -10,8 +10,11 @@
 import type pg from 'pg';
 import { quoteIdent, quoteTable, type TableRef } from '../src/shared/table-name.js';
 
-interface IndexRow {
+export interface IndexRow {
+  /** Schema-qualified and quoted, for DROP INDEX. */
   index: string;
+  /** The bare name. */
+  indexName: string;
   indexDef: string;
   constraintName: string | null;
   constraintDef: string | null;
@@ -26,8 +29,9 @@ export interface DeferredIndexes {
 
 const NOTHING_DEFERRED: DeferredIndexes = { count: 0, restore: () => Promise.resolve() };
 
-const INDEXES_SQL = `
+export const INDEXES_SQL = `
 SELECT quote_ident(n.nspname) || '.' || quote_ident(ic.relname) AS index,
+       ic.relname AS "indexName",
        pg_get_indexdef(i.indexrelid) AS "indexDef",
        con.conname AS "constraintName",
        pg_get_constraintdef(con.oid) AS "constraintDef",

@@ -1,8 +1,11 @@
 /**
  * publish: moves staging into the target in one target transaction and drops staging.
- *   replace: TRUNCATE + INSERT under an exclusive lock; readers wait and then see the new rows,
- *            never an empty or half-loaded table; grants, indexes and dependent views survive
- *            (indexes are re-built after the load where that loses nothing: defer-indexes.ts).
+ *   replace: when createStaging made staging a logged twin of the target (table-swap.ts), staging
+ *            gets the target's indexes and constraints first and then replaces the target under a
+ *            momentary exclusive lock. Otherwise TRUNCATE + INSERT under an exclusive lock
+ *            (indexes re-built after the load where that loses nothing: defer-indexes.ts). Either
+ *            way readers wait and then see the new rows, never an empty or half-loaded table, and
+ *            grants, indexes and dependent views survive.
  *   append:  INSERT.
  *   upsert:  INSERT ... ON CONFLICT (primary key) DO UPDATE.
  * Idempotent: a row in pgferry.publications, written in the same transaction, marks the run as
@@ -17,6 +20,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { toFailure } from './failures.js';
 import { deferIndexes, type DeferredIndexes } from './defer-indexes.js';
 import { FailureType } from '../src/shared/failure-types.js';
+import { prepareSwap, swapBlockers, type PreparedSwap } from './table-swap.js';
 import { formatCount } from '../src/shared/format.js';
 
 export interface PublishInput {
@@ -36,8 +40,10 @@ export interface PublishInput {
 export interface PublishResult {
   rows: number;
   alreadyPublished: boolean;
-  /** Indexes dropped before the load and re-built after it (replace mode, when lossless). */
+  /** Indexes built after the load: on staging before a swap, or dropped and re-built on the target. */
   rebuiltIndexes: number;
+  /** Staging replaced the target table (replace mode, table-swap.ts) instead of its rows moving. */
+  swapped: boolean;
 }
 
 export interface DropStagingInput {
@@ -82,11 +88,17 @@ async function moveRows(client: pg.ClientBase, input: PublishInput): Promise<num
   const sql = moveRowsSql(input);
   // ON CONFLICT DO NOTHING reports inserted rows only, so count staging itself in that case.
   const countsEveryRow = input.mode !== 'upsert' || input.columns.some((column) => !input.primaryKey.includes(column));
-  const staged = countsEveryRow
-    ? undefined
-    : Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteTable(input.staging)}`)).rows[0]!.n);
+  const staged = countsEveryRow ? undefined : await countStaging(client, input.staging);
   const moved = (await client.query(sql)).rowCount ?? 0;
-  const rows = staged ?? moved;
+  assertVerifiedRows(staged ?? moved, input);
+  return moved;
+}
+
+async function countStaging(client: pg.ClientBase, staging: TableRef): Promise<number> {
+  return Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteTable(staging)}`)).rows[0]!.n);
+}
+
+function assertVerifiedRows(rows: number, input: PublishInput): void {
   if (rows !== input.expectedRows) {
     // Not retryable here: staging will not change back; the run fails with the target untouched.
     throw ApplicationFailure.create({
@@ -96,7 +108,6 @@ async function moveRows(client: pg.ClientBase, input: PublishInput): Promise<num
       details: [{ stagedRows: rows, expectedRows: input.expectedRows }],
     });
   }
-  return moved;
 }
 
 async function emptyTarget(client: pg.ClientBase, target: TableRef): Promise<void> {
@@ -109,6 +120,39 @@ async function emptyTarget(client: pg.ClientBase, target: TableRef): Promise<voi
     await client.query('ROLLBACK TO SAVEPOINT pgferry_truncate');
     await client.query(`DELETE FROM ${quoteTable(target)}`);
   }
+}
+
+async function recordPublication(client: pg.ClientBase, input: PublishInput, rows: number): Promise<void> {
+  await client.query(
+    'INSERT INTO pgferry.publications (publish_key, target_table, mode, rows) VALUES ($1, $2, $3, $4)',
+    [input.publishKey, formatTable(input.targetTable), input.mode, rows],
+  );
+}
+
+/**
+ * Readies a swap when createStaging made staging a logged twin of the target and the target still
+ * allows one; checks the verified count on staging, which this transaction now holds locked.
+ */
+async function prepareReplacement(client: pg.ClientBase, input: PublishInput): Promise<PreparedSwap | undefined> {
+  const { rows } = await client.query<{ logged: boolean }>(
+    "SELECT relpersistence = 'p' AS logged FROM pg_class WHERE oid = $1::regclass",
+    [quoteTable(input.staging)],
+  );
+  if (!rows[0]?.logged || (await swapBlockers(client, input.targetTable)).length > 0) return undefined;
+  await client.query('SAVEPOINT pgferry_prepare_swap');
+  let prepared: PreparedSwap;
+  try {
+    prepared = await prepareSwap(client, input.targetTable, input.staging);
+  } catch (error) {
+    // Rows that break the target's rules fail publish either way; a step this role may not take
+    // (42501 giving staging the target's owner, say) or cannot (0A000) only rules out the swap.
+    const code = (error as { code?: string }).code ?? '';
+    if (!code.startsWith('42') && !code.startsWith('0A')) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT pgferry_prepare_swap');
+    return undefined;
+  }
+  assertVerifiedRows(await countStaging(client, input.staging), input);
+  return prepared;
 }
 
 export function makePublish(databases: Databases) {
@@ -124,10 +168,21 @@ export function makePublish(databases: Databases) {
           );
           if (done.rows[0]) {
             await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
-            return { rows: Number(done.rows[0].rows), alreadyPublished: true, rebuiltIndexes: 0 };
+            return { rows: Number(done.rows[0].rows), alreadyPublished: true, rebuiltIndexes: 0, swapped: false };
           }
+          // Before the target's lock: building staging's indexes keeps readers waiting for nothing.
+          const prepared = input.mode === 'replace' ? await prepareReplacement(client, input) : undefined;
           const lockMode = input.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE';
           await client.query(`LOCK TABLE ${quoteTable(input.targetTable)} IN ${lockMode} MODE`);
+          if (prepared && (await prepared.swap())) {
+            await recordPublication(client, input, input.expectedRows);
+            return {
+              rows: input.expectedRows,
+              alreadyPublished: false,
+              rebuiltIndexes: prepared.indexes,
+              swapped: true,
+            };
+          }
           let deferred: DeferredIndexes | undefined;
           if (input.mode === 'replace') {
             await emptyTarget(client, input.targetTable);
@@ -135,12 +190,9 @@ export function makePublish(databases: Databases) {
           }
           const rows = await moveRows(client, input);
           await deferred?.restore();
-          await client.query(
-            'INSERT INTO pgferry.publications (publish_key, target_table, mode, rows) VALUES ($1, $2, $3, $4)',
-            [input.publishKey, formatTable(input.targetTable), input.mode, rows],
-          );
+          await recordPublication(client, input, rows);
           await client.query(`DROP TABLE ${quoteTable(input.staging)}`);
-          return { rows, alreadyPublished: false, rebuiltIndexes: deferred?.count ?? 0 };
+          return { rows, alreadyPublished: false, rebuiltIndexes: deferred?.count ?? 0, swapped: false };
         });
       });
     } catch (error) {

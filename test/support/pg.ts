@@ -66,3 +66,24 @@ export async function waitForImportProgress(url: string, timeoutMs = 60_000): Pr
     throw new Error(`no COPY FROM made progress within ${timeoutMs} ms`);
   });
 }
+
+/** Waits until `count` sessions wait for a lock on `table`. Throws after `timeoutMs` (a hang, not a timing check). */
+export async function waitForLockWaiters(
+  url: string,
+  table: TableRef,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await withClient(url, async (client) => {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = $1::regclass',
+        [quoteTable(table)],
+      );
+      if (rows[0]!.n >= count) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`fewer than ${count} sessions waited for a lock on ${quoteTable(table)} within ${timeoutMs} ms`);
+  });
+}
