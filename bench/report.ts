@@ -125,6 +125,7 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
   const reading = (id: string) => `${fixed(ratio(id))}x (paired ${fixed(by(id)?.pairedRatioToRawBinary ?? NaN)}x)`;
   const fOverD = (by('F')?.median ?? NaN) / (by('D')?.median ?? NaN);
   const fOverTarget = (by('F')?.median ?? NaN) / (by('B-target')?.median ?? NaN);
+  const eOverLogged = (by('E')?.median ?? NaN) / (by('B-logged')?.median ?? NaN);
   const bOverD = (by('B')?.median ?? NaN) / (by('D')?.median ?? NaN);
   const fOverDTarget = (by('F')?.median ?? NaN) / (by('D-target')?.median ?? NaN);
   return [
@@ -145,6 +146,12 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
       goal: '<= 1.05x',
       measured: reading('E'),
       met: ratio('E') <= 1.05,
+    },
+    {
+      name: "exportImport alone (E) vs raw binary into E's staging shape, logged + FREEZE (B-logged)",
+      goal: '<= 1.05x (same-work reading)',
+      measured: `${fixed(eOverLogged)}x`,
+      met: eOverLogged <= 1.05,
     },
     {
       name: 'whole copy (F) vs pgcopydb --table-jobs 1 (D)',
