@@ -126,9 +126,13 @@ export function makeCreateStaging(databases: Databases) {
             createdTarget = true;
           }
           await client.query(`DROP TABLE IF EXISTS ${quoteTable(staging)}`);
-          if (input.mode === 'replace' && (await swapBlockers(client, targetTable)).length === 0) {
+          const blockers = input.mode === 'replace' ? await swapBlockers(client, targetTable) : undefined;
+          if (blockers?.length === 0) {
             await createSwapStaging(client, targetTable, staging);
           } else {
+            if (blockers) {
+              Context.current().log.info('replace will move rows: the target cannot be swapped', { blockers });
+            }
             // UNLOGGED and constraint-free: the load writes no WAL and maintains no index; the
             // target's constraints apply when publish moves the rows. COPY FREEZE leaves nothing
             // for autovacuum to do, and a vacuum triggered by the load would compete with publish.

@@ -137,21 +137,16 @@ export async function swapBlockers(client: pg.ClientBase, target: TableRef): Pro
 }
 
 /**
- * Creates staging as a logged table with the target's columns, defaults, storage and column
- * comments, but no NOT NULL, CHECK or index: the load maintains nothing, and a row that breaks a
- * constraint fails publish (with the target untouched) as it does when rows are moved.
+ * Creates staging as a logged table with the target's columns, defaults, NOT NULLs, checks,
+ * storage and column comments, but no index: the load checks each row as it arrives (a row that
+ * breaks a rule fails the import as DataRejected, the target untouched) and maintains nothing.
  */
 export async function createSwapStaging(client: pg.ClientBase, target: TableRef, staging: TableRef): Promise<void> {
   await client.query(
-    `CREATE TABLE ${quoteTable(staging)} (LIKE ${quoteTable(target)}
-       INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)
+    `CREATE TABLE ${quoteTable(staging)} (LIKE ${quoteTable(target)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+       INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)
        WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)`,
   );
-  const { rows } = await client.query<{ name: string }>(NOT_NULL_SQL, [quoteTable(staging)]);
-  if (rows.length > 0) {
-    const drops = rows.map((row) => `ALTER COLUMN ${quoteIdent(row.name)} DROP NOT NULL`).join(', ');
-    await client.query(`ALTER TABLE ${quoteTable(staging)} ${drops}`);
-  }
 }
 
 /** A table's fingerprint with names replaced through `rename` (staging's temporary names). */
@@ -176,8 +171,8 @@ export interface PreparedSwap {
 }
 
 /**
- * Gives staging the target's NOT NULLs, checks, indexes, options, owner, grants and comment,
- * then ANALYZEs it. Runs inside publish's transaction before the target is locked: a violation
+ * Gives staging the target's indexes, options, owner, grants and comment (and any NOT NULL or
+ * check the target gained during the load), then ANALYZEs it. Runs inside publish's transaction before the target is locked: a violation
  * rolls everything back. Temporary names (staging's name and a number) avoid the target's own.
  */
 export async function prepareSwap(client: pg.ClientBase, target: TableRef, staging: TableRef): Promise<PreparedSwap> {
@@ -190,11 +185,21 @@ export async function prepareSwap(client: pg.ClientBase, target: TableRef, stagi
     return quoteIdent(name);
   };
 
-  const notNull = (await client.query<{ name: string }>(NOT_NULL_SQL, [from])).rows;
-  const checks = (await client.query<{ name: string; def: string }>(CHECKS_SQL, [from])).rows;
+  // Rules the target gained after createStaging copied them; usually none.
+  const names = async (sql: string, table: string) =>
+    new Set((await client.query<{ name: string }>(sql, [table])).rows.map((row) => row.name));
+  const stagingNotNull = await names(NOT_NULL_SQL, to);
+  const stagingChecks = await names(CHECKS_SQL, to);
+  const notNull = (await client.query<{ name: string }>(NOT_NULL_SQL, [from])).rows.filter(
+    (column) => !stagingNotNull.has(column.name),
+  );
+  const checks = (await client.query<{ name: string; def: string }>(CHECKS_SQL, [from])).rows.filter(
+    (check) => !stagingChecks.has(check.name),
+  );
   const rowRules = [
     ...notNull.map((column) => `ALTER COLUMN ${quoteIdent(column.name)} SET NOT NULL`),
-    ...checks.map((check) => `ADD CONSTRAINT ${temporaryName(check.name)} ${check.def}`),
+    // Validated even where the target's is NOT VALID: the staged rows are new rows to the target.
+    ...checks.map((check) => `ADD CONSTRAINT ${temporaryName(check.name)} ${check.def.replace(/ NOT VALID$/, '')}`),
   ];
   // One statement, so one scan of staging checks every rule.
   if (rowRules.length > 0) await client.query(`ALTER TABLE ${to} ${rowRules.join(', ')}`);

@@ -359,7 +359,7 @@ describe('publish', { timeout: 300_000 }, () => {
       assert.equal(await rowCount(world.targetUrl, LEDGER), 3000);
     });
 
-    test('rows that break a NOT NULL or CHECK of the target fail publish as DataRejected, the target untouched', async () => {
+    test('rows that break a NOT NULL or CHECK of the target fail the load as DataRejected, the target untouched', async () => {
       const before = await tableDigest(world.targetUrl, LEDGER);
       for (const [breaking, undo] of [
         ['UPDATE ledger SET code = NULL WHERE id = 10', "UPDATE ledger SET code = 'sku-10' WHERE id = 10"],
@@ -367,16 +367,41 @@ describe('publish', { timeout: 300_000 }, () => {
       ] as const) {
         await query(world.sourceUrl, breaking);
         try {
-          const { staging, result } = await copyToStaging(world, LEDGER);
-          await assertFailure(
-            publishLedger(staging, result.importedRows, `publish-test/swap-${breaking}`),
-            FailureType.DataRejected,
-            true,
-          );
+          await assertFailure(copyToStaging(world, LEDGER), FailureType.DataRejected, true);
         } finally {
           await query(world.sourceUrl, undo);
         }
         assert.deepEqual(await tableDigest(world.targetUrl, LEDGER), before);
+      }
+    });
+
+    test('a check the target gained during the load holds for the staged rows, NOT VALID or not', async () => {
+      const before = await tableDigest(world.targetUrl, LEDGER);
+      const { staging, result } = await copyToStaging(world, LEDGER);
+      await query(world.targetUrl, 'ALTER TABLE ledger ADD CONSTRAINT ledger_qty_small CHECK (qty < 5) NOT VALID');
+      try {
+        await assertFailure(
+          publishLedger(staging, result.importedRows, 'publish-test/swap-new-check'),
+          FailureType.DataRejected,
+          true,
+        );
+        assert.deepEqual(await tableDigest(world.targetUrl, LEDGER), before);
+      } finally {
+        await query(world.targetUrl, 'ALTER TABLE ledger DROP CONSTRAINT ledger_qty_small');
+      }
+
+      const again = await copyToStaging(world, LEDGER);
+      await query(world.targetUrl, 'ALTER TABLE ledger ADD CONSTRAINT ledger_qty_below_100 CHECK (qty < 100)');
+      try {
+        const published = await publishLedger(again.staging, again.result.importedRows, 'publish-test/swap-check-ok');
+        assert.equal(published.swapped, true);
+        const kept = await query(
+          world.targetUrl,
+          "SELECT 1 FROM pg_constraint WHERE conrelid = 'ledger'::regclass AND conname = 'ledger_qty_below_100'",
+        );
+        assert.equal(kept.rowCount, 1, 'the new check is on the swapped-in table under its own name');
+      } finally {
+        await query(world.targetUrl, 'ALTER TABLE ledger DROP CONSTRAINT ledger_qty_below_100');
       }
     });
   });
