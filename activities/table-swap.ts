@@ -28,7 +28,9 @@ const PLANNER_OPTIONS = (alias: string) =>
 
 /**
  * Everything that would stop a swap. Allowed to depend on the table: its own row type, TOAST
- * table, indexes, constraints, defaults and serial sequences; nothing may use its row type.
+ * table, indexes, constraints, defaults and serial sequences; nothing may use its row type. A
+ * publication of all tables or of the schema rules it out too: it would publish the logged
+ * staging table's rows to subscribers that have no such table.
  */
 const BLOCKERS_SQL = `
 WITH t AS (SELECT c.*, c.oid AS id FROM pg_class c WHERE c.oid = $1::regclass)
@@ -50,6 +52,8 @@ SELECT DISTINCT reason FROM (
   UNION ALL SELECT 'it has a security label'
     FROM t WHERE EXISTS (SELECT 1 FROM pg_seclabel s WHERE s.classoid = 'pg_class'::regclass AND s.objoid = t.id)
   UNION ALL SELECT 'a publication covers all tables' WHERE EXISTS (SELECT 1 FROM pg_publication WHERE puballtables)
+  UNION ALL SELECT 'a publication covers its schema'
+    FROM t WHERE EXISTS (SELECT 1 FROM pg_publication_namespace WHERE pnnspid = t.relnamespace)
   UNION ALL SELECT 'a subscription replicates into it'
     FROM t WHERE EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srrelid = t.id)
   UNION ALL SELECT pg_describe_object(d.classid, d.objid, d.objsubid) || ' depends on it'

@@ -11,6 +11,7 @@ import {
   type CreateStagingResult,
   type ExportImportInput,
   type ExportImportResult,
+  type PublishResult,
 } from '../activities/index.js';
 import { awaitOutcome } from '../src/client/outcome.js';
 import { startCopy } from '../src/client/start-copy.js';
@@ -44,6 +45,8 @@ export interface Ferry {
     table: TableRef,
     staging: CreateStagingResult,
   ): Promise<{ seconds: number; rows: number; bytes: number }>;
+  /** A replace publish of `staging` into `table`, as the workflow's last step. */
+  publish(table: TableRef, staging: CreateStagingResult, expectedRows: number, key: string): Promise<PublishResult>;
   /** A whole copy through Temporal; seconds are the run's start-to-close. */
   copy(input: Omit<CopyTableInput, 'mode'>, taskQueue?: string): Promise<{ seconds: number; result: CopyTableResult }>;
   close(): Promise<void>;
@@ -98,6 +101,17 @@ export async function startFerry(profiles: Map<string, ConnectionProfile>, psqlP
       >(activities.exportImport, input);
       return { seconds: (performance.now() - started) / 1000, rows: result.importedRows, bytes: result.bytes };
     },
+    publish: (table, staging, expectedRows, key) =>
+      activityEnvironment().run(activities.publish, {
+        target: 'target',
+        targetTable: table,
+        staging: staging.staging,
+        columns: staging.columns,
+        primaryKey: staging.primaryKey,
+        mode: 'replace' as const,
+        publishKey: key,
+        expectedRows,
+      }),
     async copy(input, taskQueue = TASK_QUEUE) {
       const handle = await startCopy(server.env.client, { ...input, mode: 'replace' }, { taskQueue });
       const outcome = await awaitOutcome(handle);

@@ -1,4 +1,5 @@
 /** Statistics, the printed table and the shape of results.json. */
+import type { ReaderWait } from './reader-wait.js';
 import type { WorkerRss } from './rss.js';
 
 export type MeasurementKind = 'variant' | 'reference' | 'publish';
@@ -46,6 +47,8 @@ export interface BenchResults {
   copyPhases: Record<string, number>;
   rss: { inProcessPeakMB: number; inProcessBaselineMB: number; small: WorkerRss; large: WorkerRss; growthMB: number };
   emptyCopy: { warmupMs: number; runsMs: number[]; medianMs: number };
+  /** The longest read on the target during a replace publish, swapping and moving rows. */
+  readerWait: ReaderWait[];
   targets: TargetCheck[];
 }
 
@@ -110,6 +113,12 @@ export function formatReport(results: BenchResults): string {
       `before ${fixed(rss.inProcessBaselineMB, 0)} MB`,
     `empty-table copy through Temporal: median ${emptyCopy.medianMs} ms (runs ${emptyCopy.runsMs.join(', ')} ms; ` +
       `first ${emptyCopy.warmupMs} ms)`,
+    `reader wait during publish (longest point query on the target): ${results.readerWait
+      .map(
+        (w) =>
+          `${w.path === 'swap' ? 'swapping staging in' : 'moving rows'} ${w.longestReadMs} ms of a ${w.publishMs} ms publish`,
+      )
+      .join('; ')}`,
     '"x raw binary" is median / median of B; "paired" is the median of per-round ratios to B.',
     '',
     'targets:',

@@ -15,6 +15,7 @@ import { findExecutable } from '../src/pipe/launcher.js';
 import { renderChart } from './chart.js';
 import { startFerry, type Ferry } from './ferry.js';
 import { checkTargets, formatReport, median, summarise, type BenchResults, type Measurement } from './report.js';
+import { measureReaderWait } from './reader-wait.js';
 import { measureWorkerSubprocess } from './rss.js';
 import { TEXT_SIZE_SCRIPT, timeScript, toolVersion } from './shell.js';
 import { MEASUREMENTS, runRound, type RoundExtras } from './variants.js';
@@ -117,6 +118,8 @@ async function main(): Promise<void> {
     }
     say('empty-table copies through Temporal');
     const emptyCopy = await emptyCopies(ferry, Math.max(3, options.rounds));
+    say('reader wait during publish: swap, then moving rows');
+    const readerWait = await measureReaderWait(world, ferry);
     say(`RSS check: a fresh \`pgferry worker\` subprocess per copy size`);
     const rss = await rssCheck(world, ferry, facts.rows, smallRows);
 
@@ -151,6 +154,7 @@ async function main(): Promise<void> {
         ...rss,
       },
       emptyCopy,
+      readerWait,
     };
     const results: BenchResults = { ...partial, targets: checkTargets(partial) };
     const out = resolve(options.out);

@@ -62,6 +62,15 @@ test(
       for (const rss of [results.rss.small, results.rss.large]) assert.ok(rss.peakDuringCopyMB > 0);
       assert.ok(Number.isFinite(results.rss.growthMB));
       assert.ok(results.emptyCopy.medianMs > 0);
+      assert.deepEqual(
+        results.readerWait.map((wait) => [wait.path, wait.swapped]),
+        [
+          ['swap', true],
+          ['rows', false],
+        ],
+        'the reader-wait check publishes once by swapping and once by moving rows',
+      );
+      for (const wait of results.readerWait) assert.ok(wait.reads > 0 && wait.longestReadMs >= 0);
       assert.ok(results.targets.length >= 5);
 
       const svg = readFileSync(join(out, 'chart.svg'), 'utf8');

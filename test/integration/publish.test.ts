@@ -287,6 +287,8 @@ describe('publish', { timeout: 300_000 }, () => {
         ['row security', 'ALTER TABLE plain ENABLE ROW LEVEL SECURITY'],
         ['a rule', 'CREATE RULE plain_rule AS ON DELETE TO plain DO INSTEAD NOTHING'],
         ['a publication', 'CREATE PUBLICATION plain_pub FOR TABLE plain'],
+        ['a publication of its schema', 'CREATE PUBLICATION plain_pub FOR TABLES IN SCHEMA public'],
+        ['a publication of all tables', 'CREATE PUBLICATION plain_pub FOR ALL TABLES'],
         ['extended statistics', 'CREATE STATISTICS plain_stats ON id, v FROM plain'],
         ['an inheriting table', 'CREATE TABLE plain_heir () INHERITS (plain)'],
         ['a column grant', 'CREATE ROLE plain_auditor; GRANT SELECT (v) ON plain TO plain_auditor'],
