@@ -81,6 +81,8 @@ SELECT DISTINCT reason FROM (
 const FINGERPRINT_SQL = `
 SELECT jsonb_build_object(
   'persistence', c.relpersistence,
+  'accessMethod', c.relam,
+  'tablespace', c.reltablespace,
   'owner', c.relowner,
   'acl', ARRAY(SELECT item::text FROM unnest(c.relacl) item ORDER BY 1),
   'options', ARRAY(SELECT option FROM unnest(c.reloptions) option ORDER BY 1),
