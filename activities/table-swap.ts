@@ -235,8 +235,13 @@ export async function prepareSwap(client: pg.ClientBase, target: TableRef, stagi
     await client.query(`ALTER TABLE ${to} SET (${options.join(', ')})`);
   }
   await client.query(`ALTER TABLE ${to} OWNER TO ${facts.owner}`);
-  const grants = (await client.query<{ grantee: string; privileges: string; grantable: boolean }>(GRANTS_SQL, [from]))
-    .rows;
+  type Grant = { grantee: string; privileges: string; grantable: boolean };
+  // Default privileges of the schema may have granted staging what the target does not have.
+  const given = (await client.query<Grant>(GRANTS_SQL, [to])).rows;
+  for (const grantee of new Set(given.map((grant) => grant.grantee))) {
+    await client.query(`REVOKE ALL ON ${to} FROM ${grantee}`);
+  }
+  const grants = (await client.query<Grant>(GRANTS_SQL, [from])).rows;
   for (const grant of grants) {
     await client.query(
       `GRANT ${grant.privileges} ON ${to} TO ${grant.grantee}${grant.grantable ? ' WITH GRANT OPTION' : ''}`,

@@ -318,6 +318,30 @@ describe('publish', { timeout: 300_000 }, () => {
       }
     });
 
+    test("grants the schema's default privileges give new tables are taken back before the swap", async () => {
+      await query(
+        world.targetUrl,
+        'CREATE ROLE ledger_auditor; ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, DELETE ON TABLES TO ledger_auditor',
+      );
+      try {
+        const before = await definition();
+        const { staging, result } = await copyToStaging(world, LEDGER);
+        const published = await publishLedger(staging, result.importedRows, 'publish-test/swap-default-acl');
+        assert.equal(published.swapped, true);
+        assert.deepEqual(await definition(), before);
+        const auditor = await query<{ ok: boolean }>(
+          world.targetUrl,
+          "SELECT has_table_privilege('ledger_auditor', 'ledger', 'SELECT') AS ok",
+        );
+        assert.equal(auditor.rows[0]!.ok, false);
+      } finally {
+        await query(
+          world.targetUrl,
+          'ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM ledger_auditor; DROP ROLE ledger_auditor',
+        );
+      }
+    });
+
     test('a query that queued behind the swap reads the new table, not an error', async () => {
       await query(world.targetUrl, "INSERT INTO ledger (code, qty) VALUES ('only in the old table', 1)");
       const { staging, result } = await copyToStaging(world, LEDGER);
