@@ -5,7 +5,7 @@
  * (table-swap.ts); otherwise UNLOGGED with the source's columns. Idempotent: one target
  * transaction, re-runnable.
  */
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import type { Databases } from '../src/db/databases.js';
 import { inTransaction } from '../src/db/databases.js';
 import { readTableDefinition, type ColumnDefinition, type TableDefinition } from '../src/db/catalog.js';
@@ -131,7 +131,7 @@ export function makeCreateStaging(databases: Databases) {
             await createSwapStaging(client, targetTable, staging);
           } else {
             if (blockers) {
-              Context.current().log.info('replace will move rows: the target cannot be swapped', { blockers });
+              log.info('replace will move rows: the target cannot be swapped', { blockers });
             }
             // UNLOGGED and constraint-free: the load writes no WAL and maintains no index; the
             // target's constraints apply when publish moves the rows. COPY FREEZE leaves nothing

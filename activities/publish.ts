@@ -16,6 +16,7 @@ import type { Databases } from '../src/db/databases.js';
 import { inTransaction } from '../src/db/databases.js';
 import { formatTable, quoteIdent, quoteTable, type TableRef } from '../src/shared/table-name.js';
 import type { CopyMode } from '../src/shared/copy-spec.js';
+import { log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { toFailure } from './failures.js';
 import { deferIndexes, type DeferredIndexes } from './defer-indexes.js';
@@ -149,6 +150,10 @@ async function prepareReplacement(client: pg.ClientBase, input: PublishInput): P
     const code = (error as { code?: string }).code ?? '';
     if (!code.startsWith('42') && !code.startsWith('0A')) throw error;
     await client.query('ROLLBACK TO SAVEPOINT pgferry_prepare_swap');
+    log.warn('replace moves rows: staging could not be made ready for a swap', {
+      sqlState: code,
+      error: String(error),
+    });
     return undefined;
   }
   assertVerifiedRows(await countStaging(client, input.staging), input);
@@ -183,6 +188,7 @@ export function makePublish(databases: Databases) {
               swapped: true,
             };
           }
+          if (prepared) log.warn('replace moves rows: the target changed since staging was made, so no swap');
           let deferred: DeferredIndexes | undefined;
           if (input.mode === 'replace') {
             await emptyTarget(client, input.targetTable);
