@@ -149,7 +149,10 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       ]),
     );
     progress = { ...progress, phase: 'done' };
-    setCurrentDetails(`**${summary}**\n\ndone: ${formatCount(published.rows)} rows, ${formatBytes(copied.bytes)}`);
+    setCurrentDetails(
+      `**${summary}**\n\ndone: ${formatCount(published.rows)} rows, ${formatBytes(copied.bytes)}` +
+        (published.swapped ? ', staging swapped in for the target' : ''),
+    );
     return {
       rows: copied.importedRows,
       bytes: copied.bytes,
