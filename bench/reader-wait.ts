@@ -35,10 +35,14 @@ async function whileReading<T>(
     }
   })();
   try {
-    return { value: await fn(), longestMs, reads };
+    const value = await fn();
+    reading = false;
+    // The read in flight when publish commits is the one that waited: count it too.
+    await loop;
+    return { value, longestMs, reads };
   } finally {
     reading = false;
-    await loop;
+    await loop.catch(() => undefined);
     await reader.end();
   }
 }
