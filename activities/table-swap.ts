@@ -176,53 +176,47 @@ export interface PreparedSwap {
   swap(): Promise<boolean>;
 }
 
-/**
- * Gives staging the target's indexes, options, owner, grants and comment (and any NOT NULL or
- * check the target gained during the load), then ANALYZEs it. Runs inside publish's transaction before the target is locked: a violation
- * rolls everything back. Temporary names (staging's name and a number) avoid the target's own.
- */
-export async function prepareSwap(client: pg.ClientBase, target: TableRef, staging: TableRef): Promise<PreparedSwap> {
-  const from = quoteTable(target);
-  const to = quoteTable(staging);
-  const rename = new Map<string, string>();
-  const temporaryName = (original: string) => {
-    const name = `${staging.table}_${rename.size + 1}`;
-    rename.set(name, original);
-    return quoteIdent(name);
-  };
+type NameFor = (original: string) => string;
+type Grant = { grantee: string; privileges: string; grantable: boolean };
 
-  // Rules the target gained after createStaging copied them; usually none.
-  const names = async (sql: string, table: string) =>
-    new Set((await client.query<{ name: string }>(sql, [table])).rows.map((row) => row.name));
-  const stagingNotNull = await names(NOT_NULL_SQL, to);
-  const stagingChecks = await names(CHECKS_SQL, to);
+/** NOT NULLs and checks the target gained after createStaging copied its rules; usually none. */
+async function addMissingRowRules(client: pg.ClientBase, from: string, to: string, nameFor: NameFor) {
+  const names = async (sql: string) =>
+    new Set((await client.query<{ name: string }>(sql, [to])).rows.map((row) => row.name));
+  const stagingNotNull = await names(NOT_NULL_SQL);
+  const stagingChecks = await names(CHECKS_SQL);
   const notNull = (await client.query<{ name: string }>(NOT_NULL_SQL, [from])).rows.filter(
     (column) => !stagingNotNull.has(column.name),
   );
   const checks = (await client.query<{ name: string; def: string }>(CHECKS_SQL, [from])).rows.filter(
     (check) => !stagingChecks.has(check.name),
   );
-  const rowRules = [
+  const rules = [
     ...notNull.map((column) => `ALTER COLUMN ${quoteIdent(column.name)} SET NOT NULL`),
     // Validated even where the target's is NOT VALID: the staged rows are new rows to the target.
-    ...checks.map((check) => `ADD CONSTRAINT ${temporaryName(check.name)} ${check.def.replace(/ NOT VALID$/, '')}`),
+    ...checks.map((check) => `ADD CONSTRAINT ${nameFor(check.name)} ${check.def.replace(/ NOT VALID$/, '')}`),
   ];
   // One statement, so one scan of staging checks every rule.
-  if (rowRules.length > 0) await client.query(`ALTER TABLE ${to} ${rowRules.join(', ')}`);
+  if (rules.length > 0) await client.query(`ALTER TABLE ${to} ${rules.join(', ')}`);
+}
 
+/** Builds the target's indexes and index-backed constraints on staging; returns how many. */
+async function buildIndexes(client: pg.ClientBase, from: string, to: string, nameFor: NameFor): Promise<number> {
   const { rows: indexes } = await client.query<IndexRow>(INDEXES_SQL, [from]);
   for (const index of indexes) {
     if (index.constraintName) {
-      await client.query(
-        `ALTER TABLE ${to} ADD CONSTRAINT ${temporaryName(index.constraintName)} ${index.constraintDef}`,
-      );
+      await client.query(`ALTER TABLE ${to} ADD CONSTRAINT ${nameFor(index.constraintName)} ${index.constraintDef}`);
     } else {
       const using = index.indexDef.slice(index.indexDef.indexOf(' USING '));
       const unique = index.indexDef.startsWith('CREATE UNIQUE ') ? 'UNIQUE ' : '';
-      await client.query(`CREATE ${unique}INDEX ${temporaryName(index.indexName)} ON ${to}${using}`);
+      await client.query(`CREATE ${unique}INDEX ${nameFor(index.indexName)} ON ${to}${using}`);
     }
   }
+  return indexes.length;
+}
 
+/** The target's storage options, owner, grants and comment, onto staging. */
+async function copyTableSettings(client: pg.ClientBase, from: string, to: string): Promise<void> {
   const facts = (
     await client.query<{ owner: string; options: string[] | null; comment: string | null }>(TABLE_FACTS_SQL, [from])
   ).rows[0]!;
@@ -235,23 +229,40 @@ export async function prepareSwap(client: pg.ClientBase, target: TableRef, stagi
     await client.query(`ALTER TABLE ${to} SET (${options.join(', ')})`);
   }
   await client.query(`ALTER TABLE ${to} OWNER TO ${facts.owner}`);
-  type Grant = { grantee: string; privileges: string; grantable: boolean };
   // Default privileges of the schema may have granted staging what the target does not have.
   const given = (await client.query<Grant>(GRANTS_SQL, [to])).rows;
   for (const grantee of new Set(given.map((grant) => grant.grantee))) {
     await client.query(`REVOKE ALL ON ${to} FROM ${grantee}`);
   }
-  const grants = (await client.query<Grant>(GRANTS_SQL, [from])).rows;
-  for (const grant of grants) {
-    await client.query(
-      `GRANT ${grant.privileges} ON ${to} TO ${grant.grantee}${grant.grantable ? ' WITH GRANT OPTION' : ''}`,
-    );
+  for (const grant of (await client.query<Grant>(GRANTS_SQL, [from])).rows) {
+    const option = grant.grantable ? ' WITH GRANT OPTION' : '';
+    await client.query(`GRANT ${grant.privileges} ON ${to} TO ${grant.grantee}${option}`);
   }
   if (facts.comment !== null) await client.query(`COMMENT ON TABLE ${to} IS ${client.escapeLiteral(facts.comment)}`);
+}
+
+/**
+ * Gives staging the target's indexes, options, owner, grants and comment (and any NOT NULL or
+ * check the target gained during the load), then ANALYZEs it. Runs inside publish's transaction
+ * before the target is locked: a violation rolls everything back. Temporary names (staging's
+ * name and a number) keep clear of the target's own until the swap renames them.
+ */
+export async function prepareSwap(client: pg.ClientBase, target: TableRef, staging: TableRef): Promise<PreparedSwap> {
+  const from = quoteTable(target);
+  const to = quoteTable(staging);
+  const rename = new Map<string, string>();
+  const nameFor = (original: string) => {
+    const name = `${staging.table}_${rename.size + 1}`;
+    rename.set(name, original);
+    return quoteIdent(name);
+  };
+  await addMissingRowRules(client, from, to, nameFor);
+  const indexes = await buildIndexes(client, from, to, nameFor);
+  await copyTableSettings(client, from, to);
   await client.query(`ANALYZE ${to}`);
 
   return {
-    indexes: indexes.length,
+    indexes,
     async swap() {
       if ((await swapBlockers(client, target)).length > 0) return false;
       if ((await fingerprint(client, target)) !== (await fingerprint(client, staging, rename))) return false;
