@@ -35,6 +35,24 @@ describe('publish', { timeout: 300_000 }, () => {
     await world?.close();
   });
 
+  /** A replace publish of `staging` into `table`, as the workflow's last step runs it. */
+  const publishReplace = (
+    table: TableRef,
+    staging: CreateStagingResult,
+    expectedRows: number,
+    key: string,
+  ): Promise<PublishResult> =>
+    activityEnvironment().run(world.activities.publish, {
+      target: 'target',
+      targetTable: table,
+      staging: staging.staging,
+      columns: staging.columns,
+      primaryKey: staging.primaryKey,
+      mode: 'replace' as const,
+      publishKey: key,
+      expectedRows,
+    });
+
   test('refuses to publish when staging no longer holds the verified rows, leaving the target as it was', async () => {
     const before = await tableDigest(world.targetUrl, TABLE);
     const { staging, result } = await copyToStaging(world, TABLE);
@@ -42,16 +60,7 @@ describe('publish', { timeout: 300_000 }, () => {
     // Something emptied staging after verifyCounts (e.g. a second run recreating it).
     await query(world.targetUrl, `DELETE FROM ${quoteTable(staging.staging)} WHERE id > 500`);
     await assertFailure(
-      activityEnvironment().run(world.activities.publish, {
-        target: 'target',
-        targetTable: TABLE,
-        staging: staging.staging,
-        columns: staging.columns,
-        primaryKey: staging.primaryKey,
-        mode: 'replace' as const,
-        publishKey: 'publish-test/guard',
-        expectedRows: result.importedRows,
-      }),
+      publishReplace(TABLE, staging, result.importedRows, 'publish-test/guard'),
       FailureType.CountMismatch,
       true,
     );
@@ -103,17 +112,8 @@ describe('publish', { timeout: 300_000 }, () => {
           "SELECT indexdef FROM pg_indexes WHERE tablename = 'shop' ORDER BY indexdef",
         )
       ).rows.map((row) => row.indexdef);
-    const publishReplace = (staging: CreateStagingResult, expectedRows: number, key: string): Promise<PublishResult> =>
-      activityEnvironment().run(world.activities.publish, {
-        target: 'target',
-        targetTable: SHOP,
-        staging: staging.staging,
-        columns: staging.columns,
-        primaryKey: staging.primaryKey,
-        mode: 'replace' as const,
-        publishKey: key,
-        expectedRows,
-      });
+    const publishShop = (staging: CreateStagingResult, expectedRows: number, key: string) =>
+      publishReplace(SHOP, staging, expectedRows, key);
 
     before(async () => {
       await query(
@@ -136,7 +136,7 @@ describe('publish', { timeout: 300_000 }, () => {
     test('keeps every index definition, the dependent view and the grants, with exactly the source rows', async () => {
       const defsBefore = await indexDefs();
       const { staging, result } = await copyToStaging(world, SHOP);
-      const published = await publishReplace(staging, result.importedRows, 'publish-test/indexes');
+      const published = await publishShop(staging, result.importedRows, 'publish-test/indexes');
       assert.equal(published.rows, 2000);
       assert.equal(published.swapped, false, 'a dependent view rules out a swap');
       assert.equal(published.rebuiltIndexes, 3, 'primary key, unique and partial index re-built after the load');
@@ -158,7 +158,7 @@ describe('publish', { timeout: 300_000 }, () => {
       try {
         const { staging, result } = await copyToStaging(world, SHOP);
         await assertFailure(
-          publishReplace(staging, result.importedRows, 'publish-test/duplicate'),
+          publishShop(staging, result.importedRows, 'publish-test/duplicate'),
           FailureType.DataRejected,
           true,
         );
@@ -173,7 +173,7 @@ describe('publish', { timeout: 300_000 }, () => {
       await query(world.targetUrl, 'CREATE TABLE shop_note (shop_id int REFERENCES shop (id))');
       try {
         const { staging, result } = await copyToStaging(world, SHOP);
-        const published = await publishReplace(staging, result.importedRows, 'publish-test/fk');
+        const published = await publishShop(staging, result.importedRows, 'publish-test/fk');
         assert.equal(published.rebuiltIndexes, 0);
         assert.deepEqual(await tableDigest(world.targetUrl, SHOP), await tableDigest(world.sourceUrl, SHOP));
       } finally {
@@ -207,17 +207,8 @@ describe('publish', { timeout: 300_000 }, () => {
       ).rows[0]!.definition;
     const tableOid = async () =>
       (await query<{ oid: number }>(world.targetUrl, "SELECT 'ledger'::regclass::oid AS oid")).rows[0]!.oid;
-    const publishLedger = (staging: CreateStagingResult, expectedRows: number, key: string): Promise<PublishResult> =>
-      activityEnvironment().run(world.activities.publish, {
-        target: 'target',
-        targetTable: LEDGER,
-        staging: staging.staging,
-        columns: staging.columns,
-        primaryKey: staging.primaryKey,
-        mode: 'replace' as const,
-        publishKey: key,
-        expectedRows,
-      });
+    const publishLedger = (staging: CreateStagingResult, expectedRows: number, key: string) =>
+      publishReplace(LEDGER, staging, expectedRows, key);
     const copiedColumns = 'SELECT id, code, qty FROM ledger ORDER BY id';
 
     before(async () => {
