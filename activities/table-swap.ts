@@ -1,10 +1,11 @@
 /**
  * A replace publish can swap staging in for the target instead of moving its rows into it.
- * createStaging then makes staging a logged copy of the target's columns, the load writes the
- * rows once, and publish gives staging the target's constraints, indexes, options, grants and
- * comment, counts it and ANALYZEs it before it takes the target's lock; under the lock it only
- * drops the old table and renames staging into its place. Readers wait for a catalog change,
- * not for an INSERT ... SELECT and an index build (`npm run bench`: F against P-rebuild).
+ * createStaging then makes staging a logged copy of the target's columns, NOT NULLs and
+ * checks, and the load writes the rows once. publish gives staging the target's indexes,
+ * options, owner, grants and comment, counts it and ANALYZEs it before it takes the target's
+ * lock; under the lock it only drops the old table and renames staging into its place. Readers
+ * wait for a catalog change, not for an INSERT ... SELECT and an index build (`npm run bench`:
+ * "reader wait during publish").
  *
  * Only when nothing can tell the new table from the old one:
  *  - swapBlockers lists whatever refers to the target by its OID or would not carry over (views,
