@@ -1,6 +1,7 @@
 /**
- * createStaging: checks the copy against both catalogs before any data moves, creates the
- * target from the source definition when it does not exist, and (re)creates an empty staging
+ * createStaging: checks the copy against both catalogs before any data moves, reads the source
+ * definition a missing target is to be created from (publish creates it, in its transaction), and
+ * (re)creates an empty staging
  * table: for a replace that publish can finish by swapping tables, a logged twin of the target
  * (table-swap.ts); otherwise UNLOGGED with the source's columns. Idempotent: one target
  * transaction, re-runnable.
@@ -9,6 +10,7 @@ import { Context, log } from '@temporalio/activity';
 import type { Databases } from '../src/db/databases.js';
 import { inTransaction } from '../src/db/databases.js';
 import { readTableDefinition, type ColumnDefinition, type TableDefinition } from '../src/db/catalog.js';
+import { missingCollations, readTargetDefinition, type TargetDefinition } from '../src/db/target-definition.js';
 import { FailureType } from '../src/shared/failure-types.js';
 import { formatTable, quoteIdent, quoteTable, sameTable, type TableRef } from '../src/shared/table-name.js';
 import type { CopyMode } from '../src/shared/copy-spec.js';
@@ -31,13 +33,16 @@ export interface CreateStagingResult {
   primaryKey: string[];
   /** Source is a partitioned table, view or similar: export with `COPY (SELECT ...)`. */
   selectForm: boolean;
-  createdTarget: boolean;
+  /** The target does not exist: publish creates it from this definition, inside its transaction. */
+  createTarget?: TargetDefinition;
 }
 
 const COPYABLE_KINDS = new Set(['r', 'p', 'v', 'm', 'f']);
 
-function columnSql(column: ColumnDefinition, withNotNull: boolean): string {
-  return `${quoteIdent(column.name)} ${column.type}${withNotNull && column.notNull ? ' NOT NULL' : ''}`;
+/** A staging column: the source's type and collation, no constraint. */
+function columnSql(column: ColumnDefinition): string {
+  const collation = column.collation ? ` COLLATE ${column.collation}` : '';
+  return `${quoteIdent(column.name)} ${column.type}${collation}`;
 }
 
 /** Lists how an existing target differs from the source, or nothing when compatible. */
@@ -56,6 +61,23 @@ function schemaDifferences(source: TableDefinition, target: TableDefinition): st
   return differences;
 }
 
+/**
+ * Columns whose collation differs between source and target. The values copy unchanged, but sort
+ * order, comparisons and unique indexes on the target follow its own collation: worth a warning,
+ * not a refusal (a target may choose its collation on purpose).
+ */
+function collationDifferences(source: TableDefinition, target: TableDefinition): string[] {
+  const targetColumns = new Map(target.columns.map((column) => [column.name, column]));
+  return source.columns.flatMap((column) => {
+    const match = targetColumns.get(column.name);
+    if (!match || match.collation === column.collation) return [];
+    const name = (collation: string | null) => collation ?? 'the default';
+    return [
+      `column ${quoteIdent(column.name)} collates as ${name(match.collation)} on the target, ${name(column.collation)} on the source`,
+    ];
+  });
+}
+
 export function makeCreateStaging(databases: Databases) {
   return async function createStaging(input: CreateStagingInput): Promise<CreateStagingResult> {
     const { sourceTable, targetTable } = input;
@@ -66,7 +88,10 @@ export function makeCreateStaging(databases: Databases) {
       );
     }
     const source = await databases
-      .withClient(input.source, (client) => readTableDefinition(client, sourceTable))
+      .withClient(input.source, async (client) => {
+        const table = await readTableDefinition(client, sourceTable);
+        return table && { ...table, create: await readTargetDefinition(client, sourceTable, table.primaryKey) };
+      })
       .catch((error: unknown) => {
         throw toFailure(error, 'export', 'reading the source table definition');
       });
@@ -100,7 +125,6 @@ export function makeCreateStaging(databases: Databases) {
       return await databases.withClient(input.target, (client) =>
         inTransaction(client, async () => {
           const existing = await readTableDefinition(client, targetTable);
-          let createdTarget = false;
           if (existing) {
             const differences = schemaDifferences(source, existing);
             if (differences.length > 0) {
@@ -116,17 +140,22 @@ export function makeCreateStaging(databases: Databases) {
                 `upsert needs a primary key on ${input.target}:${formatTable(targetTable)}`,
               );
             }
+            const collations = collationDifferences(source, existing);
+            if (collations.length > 0) log.warn('target collations differ from the source', { collations });
           } else {
+            const missing = await missingCollations(client, source.create);
+            if (missing.length > 0) {
+              throw failure(
+                FailureType.SchemaMismatch,
+                `target database ${input.target} lacks the collations the source's columns use: ${missing.join(', ')}`,
+                { differences: missing.map((name) => `collation ${name} is missing`) },
+              );
+            }
+            // Staging lives in the target's schema; the target itself is created by publish.
             await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(targetTable.schema)}`);
-            const key = source.primaryKey.length
-              ? [`PRIMARY KEY (${source.primaryKey.map(quoteIdent).join(', ')})`]
-              : [];
-            const definition = [...source.columns.map((column) => columnSql(column, true)), ...key].join(', ');
-            await client.query(`CREATE TABLE ${quoteTable(targetTable)} (${definition})`);
-            createdTarget = true;
           }
           await client.query(`DROP TABLE IF EXISTS ${quoteTable(staging)}`);
-          const blockers = input.mode === 'replace' ? await swapBlockers(client, targetTable) : undefined;
+          const blockers = input.mode === 'replace' && existing ? await swapBlockers(client, targetTable) : undefined;
           if (blockers?.length === 0) {
             await createSwapStaging(client, targetTable, staging);
           } else {
@@ -136,7 +165,7 @@ export function makeCreateStaging(databases: Databases) {
             // UNLOGGED and constraint-free: the load writes no WAL and maintains no index; the
             // target's constraints apply when publish moves the rows. COPY FREEZE leaves nothing
             // for autovacuum to do, and a vacuum triggered by the load would compete with publish.
-            const stagingColumns = source.columns.map((column) => columnSql(column, false)).join(', ');
+            const stagingColumns = source.columns.map(columnSql).join(', ');
             await client.query(
               `CREATE UNLOGGED TABLE ${quoteTable(staging)} (${stagingColumns})
                  WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)`,
@@ -147,7 +176,7 @@ export function makeCreateStaging(databases: Databases) {
             columns: source.columns.map((column) => column.name),
             primaryKey: existing?.primaryKey.length ? existing.primaryKey : source.primaryKey,
             selectForm: source.kind !== 'r',
-            createdTarget,
+            ...(existing ? {} : { createTarget: source.create }),
           };
         }),
       );

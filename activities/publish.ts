@@ -23,6 +23,10 @@ import { deferIndexes, type DeferredIndexes } from './defer-indexes.js';
 import { FailureType } from '../src/shared/failure-types.js';
 import { prepareSwap, swapBlockers, type PreparedSwap } from './table-swap.js';
 import { formatCount } from '../src/shared/format.js';
+import { createTargetIfMissing, type TargetDefinition } from '../src/db/target-definition.js';
+import { advanceOwnedSequences } from './owned-sequences.js';
+import { suspendUserTriggers } from './user-triggers.js';
+import { referencingKeys, replaceReferencedRows } from './referencing-keys.js';
 
 export interface PublishInput {
   target: string;
@@ -36,6 +40,8 @@ export interface PublishInput {
   /** Rows verifyCounts found in staging: publish refuses to move any other number. */
   expectedRows: number;
   lockTimeoutMs?: number;
+  /** From createStaging: the target did not exist, and is created here, in publish's transaction. */
+  createTarget?: TargetDefinition;
 }
 
 export interface PublishResult {
@@ -72,7 +78,8 @@ async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
 
 function moveRowsSql(input: PublishInput): string {
   const columns = input.columns.map(quoteIdent).join(', ');
-  const insert = `INSERT INTO ${quoteTable(input.targetTable)} (${columns}) SELECT ${columns} FROM ${quoteTable(input.staging)}`;
+  // The copied values of an ALWAYS identity column are kept, as for any other column.
+  const insert = `INSERT INTO ${quoteTable(input.targetTable)} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM ${quoteTable(input.staging)}`;
   if (input.mode !== 'upsert') return insert;
   const key = input.primaryKey.map(quoteIdent).join(', ');
   const updates = input.columns
@@ -175,11 +182,13 @@ export function makePublish(databases: Databases) {
             await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
             return { rows: Number(done.rows[0].rows), alreadyPublished: true, rebuiltIndexes: 0, swapped: false };
           }
+          if (input.createTarget) await createTargetIfMissing(client, input.targetTable, input.createTarget);
           // Before the target's lock: building staging's indexes keeps readers waiting for nothing.
           const prepared = input.mode === 'replace' ? await prepareReplacement(client, input) : undefined;
           const lockMode = input.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE';
           await client.query(`LOCK TABLE ${quoteTable(input.targetTable)} IN ${lockMode} MODE`);
           if (prepared && (await prepared.swap())) {
+            await advanceOwnedSequences(client, input.targetTable);
             await recordPublication(client, input, input.expectedRows);
             return {
               rows: input.expectedRows,
@@ -189,13 +198,25 @@ export function makePublish(databases: Databases) {
             };
           }
           if (prepared) log.warn('replace moves rows: the target changed since staging was made, so no swap');
+          // A replace that swaps fires no row trigger; one that moves rows fires none either.
+          const triggers = input.mode === 'replace' ? await suspendUserTriggers(client, input.targetTable) : undefined;
+          const references = input.mode === 'replace' ? await referencingKeys(client, input.targetTable) : undefined;
           let deferred: DeferredIndexes | undefined;
-          if (input.mode === 'replace') {
-            await emptyTarget(client, input.targetTable);
-            deferred = await deferIndexes(client, input.targetTable);
+          let rows: number;
+          if (references) {
+            rows = await replaceReferencedRows(client, input, references, (key) =>
+              moveRows(client, { ...input, mode: 'upsert', primaryKey: key }),
+            );
+          } else {
+            if (input.mode === 'replace') {
+              await emptyTarget(client, input.targetTable);
+              deferred = await deferIndexes(client, input.targetTable);
+            }
+            rows = await moveRows(client, input);
+            await deferred?.restore();
           }
-          const rows = await moveRows(client, input);
-          await deferred?.restore();
+          await advanceOwnedSequences(client, input.targetTable);
+          await triggers?.restore();
           await recordPublication(client, input, rows);
           await client.query(`DROP TABLE ${quoteTable(input.staging)}`);
           return { rows, alreadyPublished: false, rebuiltIndexes: deferred?.count ?? 0, swapped: false };

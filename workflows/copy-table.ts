@@ -145,6 +145,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
           mode: input.mode,
           publishKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
           expectedRows: copied.importedRows,
+          ...(staged.createTarget ? { createTarget: staged.createTarget } : {}),
         },
       ]),
     );

@@ -9,6 +9,8 @@ export interface ColumnDefinition {
   /** format_type() of the column, e.g. `numeric(12,2)`, `timestamp with time zone`. */
   type: string;
   notNull: boolean;
+  /** The column's collation when it is not its type's default, quoted and schema-qualified. */
+  collation: string | null;
 }
 
 export interface TableDefinition {
@@ -18,6 +20,11 @@ export interface TableDefinition {
   /** pg_class.relkind: 'r' table, 'p' partitioned, 'v' view, 'm' matview, 'f' foreign. */
   kind: string;
 }
+
+/** A column's (alias `a`) collation when it differs from its type's default, e.g. `pg_catalog."C"`. */
+export const COLLATION_SQL = `(SELECT quote_ident(n.nspname) || '.' || quote_ident(co.collname)
+     FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace JOIN pg_type ty ON ty.oid = a.atttypid
+    WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation)`;
 
 /** Reads a table's definition; undefined when no such relation exists. */
 export async function readTableDefinition(
@@ -31,7 +38,8 @@ export async function readTableDefinition(
   const row = relation.rows[0];
   if (!row) return undefined;
   const columns = await client.query<ColumnDefinition>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull"
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+            ${COLLATION_SQL} AS collation
        FROM pg_attribute a
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
       ORDER BY a.attnum`,
