@@ -26,7 +26,7 @@ export interface SuspendedTriggers {
 export async function suspendUserTriggers(client: pg.ClientBase, table: TableRef): Promise<SuspendedTriggers> {
   const target = quoteTable(table);
   const { rows } = await client.query<{ name: string; mode: string }>(ENABLED_USER_TRIGGERS_SQL, [target]);
-  const none: SuspendedTriggers = { count: 0, restore: async () => undefined };
+  const none: SuspendedTriggers = { count: 0, restore: () => Promise.resolve() };
   if (rows.length === 0) return none;
   await client.query('SAVEPOINT pgferry_triggers');
   try {
