@@ -73,7 +73,8 @@ function referencedColumns(keys: ReferencingKey[], input: ReferencedReplace): st
 /** Fails as DataRejected (23503) when some referencing key is not among the staged rows. */
 async function checkKey(client: pg.ClientBase, key: ReferencingKey, input: ReferencedReplace): Promise<void> {
   const from = key.self ? quoteTable(input.staging) : key.table;
-  const sql = missingKeysSql(key, from, input.staging);
+  const referencedNow = key.self || key.validated ? undefined : input.targetTable;
+  const sql = missingKeysSql(key, from, input.staging, referencedNow);
   const missing = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) missing`)).rows[0]!.n);
   if (missing === 0) return;
   const examples = (await client.query(`${sql} LIMIT ${EXAMPLES}`)).rows;
@@ -106,11 +107,23 @@ export async function replaceReferencedRows(
   const key = referencedColumns(keys, input);
   for (const referencing of keys) await checkKey(client, referencing, input);
   const deleteAbsent = () => client.query(deleteAbsentKeysSql(input.targetTable, key, input.staging));
+  const upsertByKey = () =>
+    upsert(key).catch((error: unknown) => {
+      // 21000: two new rows share a key, which an upsert cannot apply (a plain load would fail 23505).
+      if ((error as { code?: string }).code !== '21000') throw error;
+      throw failure(
+        FailureType.DataRejected,
+        `replace of ${formatTable(input.targetTable)} failed [21000]: the new rows repeat a value of ` +
+          `(${key.join(', ')}), which foreign keys reference; nothing changed`,
+        { sqlState: '21000', columns: key },
+        error as Error,
+      );
+    });
   if (keys.some((referencing) => referencing.self)) {
-    const rows = await upsert(key);
+    const rows = await upsertByKey();
     await deleteAbsent();
     return rows;
   }
   await deleteAbsent();
-  return upsert(key);
+  return upsertByKey();
 }

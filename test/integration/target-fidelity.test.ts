@@ -156,6 +156,55 @@ describe('the target is the source table, and nothing else changes', { timeout: 
     });
   });
 
+  describe('a replaced table that other tables reference, edge cases', () => {
+    before(async () => {
+      await query(
+        world.sourceUrl,
+        `CREATE TABLE dim2 (id int PRIMARY KEY, name text);
+         INSERT INTO dim2 SELECT g, 'new ' || g FROM generate_series(1, 100) g;`,
+      );
+      await query(
+        world.targetUrl,
+        `CREATE TABLE dim2 (id int PRIMARY KEY, name text UNIQUE);
+         INSERT INTO dim2 SELECT g, 'new ' || g FROM generate_series(1, 100) g;`,
+      );
+    });
+
+    test('a NOT VALID key whose old rows reference nothing does not block the replace', async () => {
+      await query(
+        world.targetUrl,
+        `CREATE TABLE dim2_legacy (dim_id int);
+         INSERT INTO dim2_legacy SELECT g FROM generate_series(95, 105) g;
+         ALTER TABLE dim2_legacy ADD FOREIGN KEY (dim_id) REFERENCES dim2 ON DELETE CASCADE NOT VALID;`,
+      );
+      try {
+        const legacy = await tableDigest(world.targetUrl, table('dim2_legacy'));
+        await copy(table('dim2'));
+        assert.deepEqual(await tableDigest(world.targetUrl, table('dim2_legacy')), legacy);
+      } finally {
+        await query(world.targetUrl, 'DROP TABLE dim2_legacy');
+      }
+    });
+
+    test('new rows that repeat a referenced key fail as DataRejected, nothing changed', async () => {
+      await query(
+        world.targetUrl,
+        `CREATE TABLE dim2_by_name (name text REFERENCES dim2 (name));
+         INSERT INTO dim2_by_name VALUES ('new 1'), ('new 3');`,
+      );
+      await query(world.sourceUrl, "UPDATE dim2 SET name = 'new 1' WHERE id = 2");
+      try {
+        const before = await tableDigest(world.targetUrl, table('dim2'));
+        const failure = await assertFailure(copy(table('dim2')), FailureType.DataRejected, true);
+        assert.match(failure.message, /repeat a value of \(name\)/);
+        assert.deepEqual(await tableDigest(world.targetUrl, table('dim2')), before);
+      } finally {
+        await query(world.targetUrl, 'DROP TABLE dim2_by_name');
+        await query(world.sourceUrl, "UPDATE dim2 SET name = 'new 2' WHERE id = 2");
+      }
+    });
+  });
+
   describe('a target that does not exist', () => {
     test('is not created when the copy fails after createStaging (a materialized view never populated)', async () => {
       await query(
@@ -285,6 +334,34 @@ describe('the target is the source table, and nothing else changes', { timeout: 
         await tableDigest(world.sourceUrl, table('audited')),
       );
       assert.deepEqual(await triggerModes(), modes);
+    });
+
+    test('replace fires none of the row triggers of a partitioned target, on any partition', async () => {
+      await query(
+        world.sourceUrl,
+        `CREATE TABLE parted (id int PRIMARY KEY, v text);
+         INSERT INTO parted SELECT g, 'v' || g FROM generate_series(1, 300) g;`,
+      );
+      await query(
+        world.targetUrl,
+        `CREATE TABLE parted (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+         CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (MINVALUE) TO (150);
+         CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (150) TO (MAXVALUE);
+         INSERT INTO parted SELECT g, 'old' FROM generate_series(1, 10) g;
+         CREATE TRIGGER parted_rows AFTER INSERT OR DELETE ON parted FOR EACH ROW EXECUTE FUNCTION audit();
+         TRUNCATE audit_log;`,
+      );
+      await copy(table('parted'));
+      assert.equal(await audited(), 0);
+      assert.deepEqual(
+        await tableDigest(world.targetUrl, table('parted')),
+        await tableDigest(world.sourceUrl, table('parted')),
+      );
+      const enabled = await query(
+        world.targetUrl,
+        "SELECT 1 FROM pg_trigger WHERE tgname = 'parted_rows' AND tgenabled = 'O'",
+      );
+      assert.equal(enabled.rowCount, 3, 'enabled again on the table and both partitions');
     });
 
     test('append fires the target row triggers once per copied row', async () => {
