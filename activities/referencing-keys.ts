@@ -81,7 +81,7 @@ async function checkKey(client: pg.ClientBase, key: ReferencingKey, input: Refer
   log.warn('replace refused: referencing keys missing from the new rows', { constraint: key.constraint, examples });
   const columns = key.columns.map(quoteIdent).join(', ');
   const referenced = key.referenced.map(quoteIdent).join(', ');
-  const whose = key.self ? 'the new rows reference' : `rows of ${key.table} hold`;
+  const whose = key.self ? 'the new rows reference' : `held by rows of ${key.table}`;
   const find = key.self
     ? `compare the source table's (${columns}) with its (${referenced})`
     : `list the keys with SELECT DISTINCT ${columns} FROM ${key.table} on the target and compare them with the source's (${referenced})`;

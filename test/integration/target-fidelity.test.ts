@@ -11,6 +11,9 @@ import type { CreateStagingResult, PublishResult } from '../../activities/index.
 import type { CopyMode } from '../../src/shared/copy-spec.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import type { TableRef } from '../../src/shared/table-name.js';
+import { createActivities, type Activities } from '../../activities/index.js';
+import { loadConnectionProfiles } from '../../src/config/connections.js';
+import { Databases } from '../../src/db/databases.js';
 import { createCopyWorld, type CopyWorld } from '../support/copy-world.js';
 import { assertFailure } from '../support/failures.js';
 import { query, tableDigest } from '../support/pg.js';
@@ -29,10 +32,10 @@ describe('the target is the source table, and nothing else changes', { timeout: 
     await world?.close();
   });
 
-  const stage = (ref: TableRef, mode: CopyMode): Promise<CreateStagingResult> =>
+  const stage = (ref: TableRef, mode: CopyMode, activities = world.activities): Promise<CreateStagingResult> =>
     activityEnvironment({
       workflowExecution: { workflowId: `pgferry:target:fidelity-${++runs}`, runId: `run-${runs}` },
-    }).run(world.activities.createStaging, {
+    }).run(activities.createStaging, {
       source: 'source',
       target: 'target',
       sourceTable: ref,
@@ -41,10 +44,14 @@ describe('the target is the source table, and nothing else changes', { timeout: 
     });
 
   /** createStaging, exportImport and publish, with createStaging's result passed on as the workflow does. */
-  async function copy(ref: TableRef, mode: CopyMode = 'replace'): Promise<PublishResult> {
-    const staged = await stage(ref, mode);
+  async function copy(
+    ref: TableRef,
+    mode: CopyMode = 'replace',
+    activities: Activities = world.activities,
+  ): Promise<PublishResult> {
+    const staged = await stage(ref, mode, activities);
     const result = await exportImport(world, ref, staged);
-    return activityEnvironment().run(world.activities.publish, {
+    return activityEnvironment().run(activities.publish, {
       target: 'target',
       targetTable: ref,
       staging: staged.staging,
@@ -362,6 +369,56 @@ describe('the target is the source table, and nothing else changes', { timeout: 
         "SELECT 1 FROM pg_trigger WHERE tgname = 'parted_rows' AND tgenabled = 'O'",
       );
       assert.equal(enabled.rowCount, 3, 'enabled again on the table and both partitions');
+    });
+
+    test('replace by a role that does not own the target moves the rows with its triggers firing', async () => {
+      const password = 'loader-pw-0123';
+      await query(
+        world.targetUrl,
+        `CREATE ROLE loader LOGIN PASSWORD '${password}';
+         CREATE SCHEMA IF NOT EXISTS pgferry;
+         CREATE TABLE IF NOT EXISTS pgferry.publications (publish_key text PRIMARY KEY, target_table text NOT NULL,
+           mode text NOT NULL, rows bigint NOT NULL, published_at timestamptz NOT NULL DEFAULT now());
+         GRANT CREATE ON DATABASE postgres TO loader;
+         GRANT USAGE, CREATE ON SCHEMA pgferry, public TO loader;
+         GRANT SELECT, INSERT ON pgferry.publications TO loader;
+         CREATE TABLE loaded (id serial PRIMARY KEY, v text);
+         CREATE TRIGGER loaded_rows AFTER INSERT ON loaded FOR EACH ROW EXECUTE FUNCTION audit();
+         GRANT SELECT, INSERT, DELETE, TRUNCATE ON loaded TO loader;
+         GRANT INSERT ON audit_log TO loader;
+         TRUNCATE audit_log;`,
+      );
+      await query(
+        world.sourceUrl,
+        `CREATE TABLE loaded (id int PRIMARY KEY, v text);
+         INSERT INTO loaded SELECT g, 'v' || g FROM generate_series(1, 250) g;`,
+      );
+      const url = new URL(world.targetUrl);
+      url.username = 'loader';
+      url.password = password;
+      const databases = new Databases(
+        loadConnectionProfiles({ PGFERRY_CONN_SOURCE: world.sourceUrl, PGFERRY_CONN_TARGET: url.toString() }),
+      );
+      try {
+        const published = await copy(
+          table('loaded'),
+          'replace',
+          createActivities({ databases, psqlPath: world.psqlPath }),
+        );
+        assert.equal(published.rows, 250);
+        assert.equal(await audited(), 250, 'only the owner may disable triggers: the README says so');
+        const enabled = await query(
+          world.targetUrl,
+          "SELECT 1 FROM pg_trigger WHERE tgname = 'loaded_rows' AND tgenabled = 'O'",
+        );
+        assert.equal(enabled.rowCount, 1);
+        assert.deepEqual(
+          await tableDigest(world.targetUrl, table('loaded')),
+          await tableDigest(world.sourceUrl, table('loaded')),
+        );
+      } finally {
+        await databases.end();
+      }
     });
 
     test('append fires the target row triggers once per copied row', async () => {
