@@ -1,16 +1,21 @@
 /**
- * createStaging: checks the copy against both catalogs before any data moves, reads the source
- * definition a missing target is to be created from (publish creates it, in its transaction), and
- * (re)creates an empty staging
- * table: for a replace that publish can finish by swapping tables, a logged twin of the target
- * (table-swap.ts); otherwise UNLOGGED with the source's columns. Idempotent: one target
- * transaction, re-runnable.
+ * createStaging: checks the copy against both catalogs before any data moves and (re)creates an
+ * empty staging table: for a target that does not exist, a logged table of the source's
+ * definition (target-definition.ts) that publish renames into the target's place, so the target
+ * is created only by publish; for a replace that publish can finish by swapping tables, a logged
+ * twin of the target (table-swap.ts); otherwise UNLOGGED with the source's columns. It never
+ * touches the target. Idempotent: one target transaction, re-runnable.
  */
 import { Context, log } from '@temporalio/activity';
 import type { Databases } from '../src/db/databases.js';
 import { inTransaction } from '../src/db/databases.js';
 import { readTableDefinition, type ColumnDefinition, type TableDefinition } from '../src/db/catalog.js';
-import { missingCollations, readTargetDefinition, type TargetDefinition } from '../src/db/target-definition.js';
+import {
+  missingCollations,
+  newTargetStagingSql,
+  readTargetDefinition,
+  type TargetDefinition,
+} from '../src/db/target-definition.js';
 import { FailureType } from '../src/shared/failure-types.js';
 import { formatTable, quoteIdent, quoteTable, sameTable, type TableRef } from '../src/shared/table-name.js';
 import type { CopyMode } from '../src/shared/copy-spec.js';
@@ -156,7 +161,9 @@ export function makeCreateStaging(databases: Databases) {
           }
           await client.query(`DROP TABLE IF EXISTS ${quoteTable(staging)}`);
           const blockers = input.mode === 'replace' && existing ? await swapBlockers(client, targetTable) : undefined;
-          if (blockers?.length === 0) {
+          if (!existing) {
+            await client.query(newTargetStagingSql(staging, source.create));
+          } else if (blockers?.length === 0) {
             await createSwapStaging(client, targetTable, staging);
           } else {
             if (blockers) {

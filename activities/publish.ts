@@ -1,13 +1,20 @@
 /**
  * publish: moves staging into the target in one target transaction and drops staging.
+ *   A target that does not exist yet: staging (shaped by createStaging) is renamed into its place
+ *            and given its identity columns and primary key (target-definition.ts).
  *   replace: when createStaging made staging a logged twin of the target (table-swap.ts), staging
  *            gets the target's indexes and constraints first and then replaces the target under a
  *            momentary exclusive lock. Otherwise TRUNCATE + INSERT under an exclusive lock
  *            (indexes re-built after the load where that loses nothing: defer-indexes.ts). Either
  *            way readers wait and then see the new rows, never an empty or half-loaded table, and
  *            grants, indexes and dependent views survive.
+ *            A target other tables reference is never emptied (referencing-keys.ts), and a replace
+ *            that moves rows fires none of the target's user triggers, as a swap fires none
+ *            (user-triggers.ts).
  *   append:  INSERT.
  *   upsert:  INSERT ... ON CONFLICT (primary key) DO UPDATE.
+ * Every INSERT keeps copied identity values (OVERRIDING SYSTEM VALUE), and sequences owned by the
+ * target's columns end at least at the copied maximum (owned-sequences.ts).
  * Idempotent: a row in pgferry.publications, written in the same transaction, marks the run as
  * published, so a retry after a committed-but-unreported attempt changes nothing.
  */
@@ -23,7 +30,7 @@ import { deferIndexes, type DeferredIndexes } from './defer-indexes.js';
 import { FailureType } from '../src/shared/failure-types.js';
 import { prepareSwap, swapBlockers, type PreparedSwap } from './table-swap.js';
 import { formatCount } from '../src/shared/format.js';
-import { createTargetIfMissing, type TargetDefinition } from '../src/db/target-definition.js';
+import { adoptStagingAsTarget, targetMissing, type TargetDefinition } from '../src/db/target-definition.js';
 import { advanceOwnedSequences } from './owned-sequences.js';
 import { suspendUserTriggers } from './user-triggers.js';
 import { referencingKeys, replaceReferencedRows } from './referencing-keys.js';
@@ -40,7 +47,7 @@ export interface PublishInput {
   /** Rows verifyCounts found in staging: publish refuses to move any other number. */
   expectedRows: number;
   lockTimeoutMs?: number;
-  /** From createStaging: the target did not exist, and is created here, in publish's transaction. */
+  /** From createStaging: the target did not exist, and staging becomes it here, in publish's transaction. */
   createTarget?: TargetDefinition;
 }
 
@@ -182,7 +189,13 @@ export function makePublish(databases: Databases) {
             await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
             return { rows: Number(done.rows[0].rows), alreadyPublished: true, rebuiltIndexes: 0, swapped: false };
           }
-          if (input.createTarget) await createTargetIfMissing(client, input.targetTable, input.createTarget);
+          if (input.createTarget && (await targetMissing(client, input.targetTable))) {
+            assertVerifiedRows(await countStaging(client, input.staging), input);
+            const indexes = await adoptStagingAsTarget(client, input.staging, input.targetTable, input.createTarget);
+            await advanceOwnedSequences(client, input.targetTable);
+            await recordPublication(client, input, input.expectedRows);
+            return { rows: input.expectedRows, alreadyPublished: false, rebuiltIndexes: indexes, swapped: true };
+          }
           // Before the target's lock: building staging's indexes keeps readers waiting for nothing.
           const prepared = input.mode === 'replace' ? await prepareReplacement(client, input) : undefined;
           const lockMode = input.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE';

@@ -1,8 +1,10 @@
 /**
  * The definition a missing target is created from: the source's columns with their types, NOT
  * NULLs, collations, identity and generated (STORED) definitions, and its primary key. Read by
- * createStaging on the source; it travels in createStaging's result to publish, which creates the
- * target inside its own transaction, so a copy that fails earlier leaves no target behind.
+ * createStaging on the source, which loads into a logged staging table of that shape; the
+ * definition travels in createStaging's result to publish, which renames staging into the
+ * target's place and completes it inside its own transaction, so a copy that fails earlier leaves
+ * no target behind, and a new table's rows are written once.
  */
 import type pg from 'pg';
 import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
@@ -45,24 +47,27 @@ export async function readTargetDefinition(
   return { columns: rows, primaryKey };
 }
 
-function columnSql(column: TargetColumn): string {
+/** A column as staging declares it: identity is added when staging becomes the target. */
+function stagingColumnSql(column: TargetColumn): string {
   return [
     quoteIdent(column.name),
     column.type,
     column.collation ? `COLLATE ${column.collation}` : '',
     column.generated !== null ? `GENERATED ALWAYS AS (${column.generated}) STORED` : '',
-    column.identity ? `GENERATED ${column.identity.toUpperCase()} AS IDENTITY` : '',
-    // An identity column is NOT NULL by definition, and says so in the catalog.
-    column.notNull && !column.identity ? 'NOT NULL' : '',
+    column.notNull ? 'NOT NULL' : '',
   ]
     .filter(Boolean)
     .join(' ');
 }
 
-/** `CREATE TABLE` for `table` from `definition`. */
-export function createTableSql(table: TableRef, definition: TargetDefinition): string {
-  const key = definition.primaryKey.length ? [`PRIMARY KEY (${definition.primaryKey.map(quoteIdent).join(', ')})`] : [];
-  return `CREATE TABLE ${quoteTable(table)} (${[...definition.columns.map(columnSql), ...key].join(', ')})`;
+/**
+ * Staging for a target that does not exist: a logged table with the definition's columns,
+ * collations, NOT NULLs and generated columns (computed as the rows arrive), but no identity and
+ * no key, so the load maintains nothing. publish renames it into the target's place.
+ */
+export function newTargetStagingSql(staging: TableRef, definition: TargetDefinition): string {
+  return `CREATE TABLE ${quoteTable(staging)} (${definition.columns.map(stagingColumnSql).join(', ')})
+            WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)`;
 }
 
 /** Collations the definition uses that `client`'s database lacks (an ICU collation, say). */
@@ -76,17 +81,38 @@ export async function missingCollations(client: pg.ClientBase, definition: Targe
   return rows.map((row) => row.name);
 }
 
-/** Creates the target (and its schema) from `definition` unless a table of that name exists by now. */
-export async function createTargetIfMissing(
-  client: pg.ClientBase,
-  table: TableRef,
-  definition: TargetDefinition,
-): Promise<boolean> {
-  const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [
+/** True when no relation of the target's name exists (yet). */
+export async function targetMissing(client: pg.ClientBase, table: TableRef): Promise<boolean> {
+  const { rows } = await client.query<{ missing: boolean }>('SELECT to_regclass($1) IS NULL AS missing', [
     quoteTable(table),
   ]);
-  if (rows[0]!.exists) return false;
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
-  await client.query(createTableSql(table, definition));
-  return true;
+  return rows[0]!.missing;
+}
+
+/**
+ * Makes staging (from newTargetStagingSql) the target: renames it, restores autovacuum, adds the
+ * identity columns (their sequences named after the target, as CREATE TABLE would) and the
+ * primary key, and ANALYZEs it. Returns the indexes built. Runs in publish's transaction.
+ */
+export async function adoptStagingAsTarget(
+  client: pg.ClientBase,
+  staging: TableRef,
+  target: TableRef,
+  definition: TargetDefinition,
+): Promise<number> {
+  await client.query(`ALTER TABLE ${quoteTable(staging)} RENAME TO ${quoteIdent(target.table)}`);
+  const table = quoteTable(target);
+  const identity = definition.columns.flatMap((column) =>
+    column.identity
+      ? [`ALTER COLUMN ${quoteIdent(column.name)} ADD GENERATED ${column.identity.toUpperCase()} AS IDENTITY`]
+      : [],
+  );
+  const key = definition.primaryKey.length
+    ? [`ADD PRIMARY KEY (${definition.primaryKey.map(quoteIdent).join(', ')})`]
+    : [];
+  await client.query(
+    `ALTER TABLE ${table} ${['RESET (autovacuum_enabled, toast.autovacuum_enabled)', ...identity, ...key].join(', ')}`,
+  );
+  await client.query(`ANALYZE ${table}`);
+  return key.length;
 }

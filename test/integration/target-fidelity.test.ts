@@ -240,7 +240,15 @@ describe('the target is the source table, and nothing else changes', { timeout: 
                                FROM pg_attribute a LEFT JOIN pg_attrdef d ON adrelid = attrelid AND adnum = attnum
                                LEFT JOIN pg_collation c ON c.oid = attcollation
                               WHERE attrelid = 'made'::regclass AND attnum > 0 ORDER BY attnum`;
-      await copy(table('made'));
+      const published = await copy(table('made'));
+      assert.equal(published.swapped, true, 'staging, loaded once, became the target');
+      const sequences = await query(
+        world.targetUrl,
+        "SELECT pg_get_serial_sequence('made', 'id') AS id, pg_get_serial_sequence('made', 'seq') AS seq",
+      );
+      assert.deepEqual(sequences.rows, [{ id: 'public.made_id_seq', seq: 'public.made_seq_seq' }]);
+      const leftovers = await query(world.targetUrl, "SELECT relname FROM pg_class WHERE relname LIKE 'pgferry_stg%'");
+      assert.deepEqual(leftovers.rows, []);
       assert.deepEqual(
         (await query(world.targetUrl, definitionSql)).rows,
         (await query(world.sourceUrl, definitionSql)).rows,
