@@ -8,6 +8,10 @@ import { makeCreateStaging } from './create-staging.js';
 import { makeExportImport } from './export-import.js';
 import { makeVerifyCounts } from './verify-counts.js';
 import { makePublish } from './publish.js';
+import { makePlanChunks } from './plan-chunks.js';
+import { makeHoldSnapshot } from './hold-snapshot.js';
+import { makeCopyChunk } from './copy-chunk.js';
+import { makeChunkGeneration } from './chunk-generation.js';
 
 export interface ActivityDependencies {
   databases: Databases;
@@ -23,6 +27,10 @@ export function createActivities({ databases, psqlPath }: ActivityDependencies) 
     verifyCounts: makeVerifyCounts(databases),
     publish,
     dropStaging,
+    planChunks: makePlanChunks(databases),
+    holdSnapshot: makeHoldSnapshot(databases),
+    copyChunk: makeCopyChunk(databases, psqlPath),
+    ...makeChunkGeneration(databases),
   };
 }
 
@@ -32,3 +40,5 @@ export type { CreateStagingInput, CreateStagingResult } from './create-staging.j
 export type { ExportImportInput, ExportImportResult, ExportImportHeartbeat } from './export-import.js';
 export type { VerifyCountsInput, VerifyCountsResult } from './verify-counts.js';
 export type { PublishInput, PublishResult, DropStagingInput } from './publish.js';
+export type { PlanChunksInput, PlanChunksResult } from './plan-chunks.js';
+export type { CopyChunkInput, CopyChunkResult, CopyChunkHeartbeat } from './copy-chunk.js';

@@ -8,6 +8,7 @@ import {
   CancellationScope,
   defineQuery,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -19,6 +20,9 @@ import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../src/shared/failure-
 import { formatBytes, formatCount } from '../src/shared/format.js';
 import { formatTable, type TableRef } from '../src/shared/table-name.js';
 import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js';
+import type { ChunkStats } from '../src/shared/chunk-spec.js';
+import { DEFAULT_JOBS } from '../src/shared/chunk-spec.js';
+import { copyInChunks } from './copy-chunks.js';
 
 /** Live progress of a copy, for `pgferry status` and `copy --wait`. */
 export const progressQuery = defineQuery<CopyProgress>('progress');
@@ -51,6 +55,10 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     retry: { ...retry, maximumAttempts: settings.maxAttempts },
   });
   const { dropStaging } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 3 } });
+  const { planChunks } = proxyActivities<Activities>({
+    startToCloseTimeout: '10m',
+    retry: { ...retry, maximumAttempts: 5 },
+  });
 
   const started = Date.now();
   const phaseDurationsMs: Partial<Record<CopyPhase, number>> = {};
@@ -68,6 +76,15 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     }
   }
 
+  // Chunked copy: planned before anything starts, so a spec it refuses changes nothing.
+  const plan = patched('chunked-copy')
+    ? await phase('starting', 'planning chunks', () =>
+        planChunks({ source: input.source, table: input.table, chunking: input.chunking ?? {} }),
+      )
+    : undefined;
+  let chunks: ChunkStats | undefined;
+  let generation = 0;
+
   let staging: TableRef | undefined;
   try {
     const staged = await phase('createStaging', 'checking schemas, creating staging', () =>
@@ -82,8 +99,36 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     let attempts = 0;
     // A count mismatch earns exactly one re-copy: the data may have been caught mid-change.
     for (let round = 1; !copied; round++) {
+      const copyChunks = async () => {
+        const chunked = await copyInChunks({
+          plan: plan!,
+          source: input.source,
+          target: input.target,
+          table: input.table,
+          staging: stagingTable,
+          columns: staged.columns,
+          format: settings.format,
+          verify: settings.verify,
+          stallTimeoutMs: settings.stallTimeoutMs,
+          jobs: input.chunking?.jobs ?? DEFAULT_JOBS,
+          copyTimeout: settings.copyTimeout,
+          heartbeatTimeout: settings.heartbeatTimeout,
+          maxAttempts: settings.maxAttempts,
+          firstGeneration: generation + 1,
+          onProgress: (stats, totals) => {
+            progress = { ...progress, chunks: stats, rows: totals.importedRows, bytes: totals.bytes };
+            setCurrentDetails(
+              `**${summary}**\n\nphase: **exportImport**: chunks ${stats.done} of ${stats.total} done, ` +
+                `${formatCount(totals.importedRows)} rows, ${formatBytes(totals.bytes)}`,
+            );
+          },
+        });
+        chunks = chunked.chunks;
+        generation = chunked.generation;
+        return chunked;
+      };
       const result = await phase('exportImport', `psql pipe into ${formatTable(stagingTable)}`, () =>
-        exportImport.executeWithOptions(
+        plan && plan.chunks.length > 0 ? copyChunks() : exportImport.executeWithOptions(
           {
             summary: `${input.source}:${formatTable(input.table)} → staging ${formatTable(stagingTable)} (${settings.format})`,
           },
@@ -162,6 +207,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       phaseDurationsMs: { ...phaseDurationsMs, done: Date.now() - started },
       targetTable,
       mode: input.mode,
+      ...(chunks ? { chunks } : {}),
     };
   } catch (error) {
     if (staging) {

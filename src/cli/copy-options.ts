@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { isValidProfileName, loadConnectionProfiles } from '../config/connections.js';
 import { COPY_FORMATS, COPY_MODES, VERIFY_MODES, type CopyTableInput } from '../shared/copy-spec.js';
 import { durationMs } from '../shared/copy-defaults.js';
+import { CONSISTENCY_MODES, DEFAULT_JOBS, type ChunkingOptions } from '../shared/chunk-spec.js';
 import { formatTable, parseTableName, sameTable, TableNameError, type TableRef } from '../shared/table-name.js';
 import { CliError } from './cli-error.js';
 
@@ -21,6 +22,9 @@ export interface CopyFlags {
   heartbeatTimeout?: string;
   stallTimeout?: string;
   maxAttempts?: string;
+  chunkRows?: string;
+  jobs?: string;
+  consistency?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -38,7 +42,20 @@ export function addCopyFlags(command: Command): Command {
     .option('--copy-timeout <duration>', 'start-to-close of the data copy, e.g. 2h', undefined)
     .option('--heartbeat-timeout <duration>', 'heartbeat timeout of the data copy, e.g. 30s', undefined)
     .option('--stall-timeout <duration>', 'fail the attempt when no bytes move for this long, e.g. 60s', undefined)
-    .option('--max-attempts <n>', 'attempts of the data copy before the run fails', undefined);
+    .option('--max-attempts <n>', 'attempts of the data copy before the run fails', undefined)
+    .option(
+      '--chunk-rows <n>',
+      'copy a table with more rows than this in chunks of this many rows (default: chunks of about 1 GiB of heap)',
+      undefined,
+    )
+    .option('--jobs <n>', `chunks in flight per table, across all workers (default ${DEFAULT_JOBS})`, undefined)
+    .option(
+      '--consistency <mode>',
+      'snapshot: every chunk reads one snapshot, the target is one point in time of the source (default); ' +
+        'chunk: each chunk reads its own snapshot of its primary-key range, so finished chunks survive any ' +
+        'fault, but the target is NOT one point in time of the source',
+      undefined,
+    );
 }
 
 function table(value: string, flag: string): TableRef {
@@ -95,6 +112,7 @@ export function copyInputsFromFlags(flags: CopyFlags, env: NodeJS.ProcessEnv = p
     stallTimeout: duration(flags.stallTimeout, '--stall-timeout'),
     maxAttempts,
   };
+  const chunking = chunkingFromFlags(flags);
   const tables = flags.table.map((value) => table(value, '--table'));
   if (flags.targetTable && tables.length > 1) throw new CliError('--target-table works with a single --table');
   return tables.map((sourceTable) => {
@@ -111,6 +129,26 @@ export function copyInputsFromFlags(flags: CopyFlags, env: NodeJS.ProcessEnv = p
       verify,
       format,
       timeouts: Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
+      ...(chunking ? { chunking } : {}),
     };
   });
+}
+
+function positiveInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isSafeInteger(n) && n > 0)) throw new CliError(`${flag}: "${value}" is not a positive whole number`);
+  return n;
+}
+
+/** The chunking flags, or undefined when none was given (the defaults then apply). */
+function chunkingFromFlags(flags: CopyFlags): ChunkingOptions | undefined {
+  const chunking: ChunkingOptions = {
+    chunkRows: positiveInteger(flags.chunkRows, '--chunk-rows'),
+    jobs: positiveInteger(flags.jobs, '--jobs'),
+    consistency:
+      flags.consistency === undefined ? undefined : oneOf(flags.consistency, CONSISTENCY_MODES, '--consistency'),
+  };
+  const given = Object.fromEntries(Object.entries(chunking).filter(([, v]) => v !== undefined)) as ChunkingOptions;
+  return Object.keys(given).length > 0 ? given : undefined;
 }

@@ -4,9 +4,18 @@ import { formatBytes, formatCount, formatDuration } from '../shared/format.js';
 
 export function progressLine(progress: CopyProgress, elapsedMs: number): string {
   const parts = [`${progress.phase}`, `${formatCount(progress.rows)} rows`, formatBytes(progress.bytes)];
-  if (progress.bytesPerSecond) parts.push(`${formatBytes(progress.bytesPerSecond)}/s`);
+  const chunks = progress.chunks;
+  const rate = progress.bytesPerSecond ?? (chunks && elapsedMs > 0 ? (progress.bytes * 1000) / elapsedMs : 0);
+  if (rate) parts.push(`${formatBytes(rate)}/s`);
+  if (chunks) {
+    parts.push(`chunks ${chunks.done}/${chunks.total}`);
+    // Chunks finish in batches: the share of chunks done is the honest measure of what is left.
+    if (chunks.done > 0 && chunks.done < chunks.total && elapsedMs > 0) {
+      parts.push(`ETA ~${formatDuration(((chunks.total - chunks.done) * elapsedMs) / chunks.done)}`);
+    }
+  }
   const totalRows = progress.sourceRows ?? progress.estimatedSourceRows;
-  if (totalRows && progress.rows > 0 && progress.rows < totalRows && elapsedMs > 0) {
+  if (!chunks && totalRows && progress.rows > 0 && progress.rows < totalRows && elapsedMs > 0) {
     const rowsPerMs = progress.rows / elapsedMs;
     const approximate = progress.sourceRows === undefined ? '~' : '';
     parts.push(`ETA ${approximate}${formatDuration((totalRows - progress.rows) / rowsPerMs)}`);

@@ -7,6 +7,7 @@ import proto from '@temporalio/proto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { CopyProgress, CopyTableResult } from '../shared/copy-spec.js';
 import { namedFailure, type FailureSummary } from '../shared/failure-chain.js';
+import type { ChunkStats } from '../shared/chunk-spec.js';
 
 // @temporalio/proto is CommonJS: take the namespace from its default export.
 const { temporal } = proto;
@@ -20,6 +21,8 @@ export interface CopyOutcome {
   rows?: number;
   bytes?: number;
   durationMs?: number;
+  /** A chunked copy's chunks (DESIGN.md, "Chunked copy"). */
+  chunks?: ChunkStats;
   failure?: FailureSummary;
 }
 
@@ -56,6 +59,7 @@ export async function awaitRun<R extends object>(
     status: description.status.name,
     ...(result && 'rows' in result ? { rows: result.rows as number, bytes: (result as { bytes?: number }).bytes } : {}),
     durationMs,
+    ...(result && 'chunks' in result && result.chunks ? { chunks: result.chunks as ChunkStats } : {}),
     ...(failure ? { failure } : {}),
   };
   return { outcome, result };

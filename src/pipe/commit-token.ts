@@ -22,14 +22,19 @@ const MAX_POLL_MS = 10;
  * with ENXIO while no reader is there yet (the import is still loading the last bytes); we poll
  * rather than block, because a blocking open would wait forever on an import that died first.
  * Returns false, writing nothing, when `giveUp()` turns true before the import opened it.
+ * `sql` may put statements before the COMMIT that must commit with the data (a chunk's ledger row).
  */
-export async function deliverCommitToken(path: string, giveUp: () => boolean): Promise<boolean> {
+export async function deliverCommitToken(
+  path: string,
+  giveUp: () => boolean,
+  sql: string = COMMIT_TOKEN_SQL,
+): Promise<boolean> {
   for (let delay = FIRST_POLL_MS; ; delay = Math.min(delay * 2, MAX_POLL_MS)) {
     if (giveUp()) return false;
     try {
       const fifo = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
       try {
-        await fifo.write(COMMIT_TOKEN_SQL);
+        await fifo.write(sql);
       } finally {
         await fifo.close();
       }

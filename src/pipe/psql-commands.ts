@@ -18,7 +18,7 @@ export interface PsqlCommand {
 /** Session settings pinned on both sides so text values round-trip exactly. */
 const PINNED_SETTINGS = '-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3';
 
-const COMMON_ARGS = ['-X', '-w', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose'];
+export const COMMON_ARGS = ['-X', '-w', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose'];
 
 /** Environment for one psql child: the profile's libpq variables and pinned settings only. */
 export function psqlEnvironment(profile: ConnectionProfile, applicationName: string): Record<string, string> {
@@ -35,11 +35,11 @@ export function psqlEnvironment(profile: ConnectionProfile, applicationName: str
   };
 }
 
-function columnList(columns: readonly string[]): string {
+export function columnList(columns: readonly string[]): string {
   return columns.map(quoteIdent).join(', ');
 }
 
-function formatOption(format: CopyFormat): string {
+export function formatOption(format: CopyFormat): string {
   return format === 'binary' ? 'FORMAT binary' : 'FORMAT text';
 }
 

@@ -48,6 +48,11 @@ export interface CopyPipeOptions {
   cancelSignal?: AbortSignal;
   /** Texts to redact from stderr (the profiles' passwords). */
   secrets: readonly string[];
+  /**
+   * The token's SQL once the export exited 0 with its `COPY n` (default `COMMIT;`): a chunked
+   * copy puts its ledger row, carrying that count, in the same transaction as the rows.
+   */
+  commitSql?: (exportedRows: number) => Promise<string> | string;
   /** Called once both processes have started. */
   onStart?: (pids: { exportPid: number | undefined; importPid: number | undefined }) => void;
 }
@@ -289,9 +294,12 @@ export class CopyPipe {
   /** The fence: the commit token only for an import whose export exited 0. */
   private async releaseImport(imp: PipeChild): Promise<void> {
     this.streamDelivered = true;
+    const exported = this.exportChild?.copiedRows();
+    const sql = this.options.commitSql && exported !== undefined ? await this.options.commitSql(exported) : undefined;
     const delivered = await deliverCommitToken(
       this.options.files.commitFifo,
       () => imp.endOrder !== 0 || this.supervisorReason !== undefined,
+      sql,
     );
     if (!delivered) imp.kill('fence');
   }

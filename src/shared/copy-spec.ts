@@ -3,6 +3,7 @@
  * profiles, never URLs or credentials; the worker resolves profiles. Pure module.
  */
 import type { TableRef } from './table-name.js';
+import type { ChunkingOptions, ChunkStats } from './chunk-spec.js';
 
 export const COPY_MODES = ['replace', 'append', 'upsert'] as const;
 export type CopyMode = (typeof COPY_MODES)[number];
@@ -38,6 +39,8 @@ export interface CopyTableInput {
   verify?: VerifyMode;
   format?: CopyFormat;
   timeouts?: CopyTimeouts;
+  /** Chunked copy (chunk-spec.ts): rows per chunk, chunks in flight, consistency. */
+  chunking?: ChunkingOptions;
 }
 
 /** Phase names used in progress, UI details and `status`. */
@@ -52,6 +55,8 @@ export interface CopyTableResult {
   phaseDurationsMs: Partial<Record<CopyPhase, number>>;
   targetTable: TableRef;
   mode: CopyMode;
+  /** Present when the copy ran in chunks. */
+  chunks?: ChunkStats;
 }
 
 /** What the `progress` query returns while a copy runs. */
@@ -64,4 +69,6 @@ export interface CopyProgress {
   estimatedSourceRows?: number;
   bytesPerSecond?: number;
   attempt: number;
+  /** Present while a chunked copy runs. */
+  chunks?: ChunkStats;
 }

@@ -20,6 +20,8 @@ export const FailureType = {
   InvalidCopySpec: 'InvalidCopySpec',
   UnknownConnection: 'UnknownConnection',
   PsqlNotFound: 'PsqlNotFound',
+  /** The holder of a chunked copy's exported snapshot is gone: a new generation starts. */
+  SnapshotLost: 'SnapshotLost',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -6,6 +6,7 @@ import { failedAttempts, liveProgress } from '../../client/outcome.js';
 import { namedFailure } from '../../shared/failure-chain.js';
 import { formatBytes, formatCount } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
+import type { ChunkStats } from '../../shared/chunk-spec.js';
 
 async function withClient<T>(
   fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>,
@@ -33,15 +34,16 @@ export function registerInspectCommands(program: Command): void {
         const description = await handle.describe();
         const running = description.status.name === 'RUNNING';
         const progress = running ? await liveProgress(handle) : undefined;
-        let result: { rows?: number; bytes?: number } | undefined;
+        let result: { rows?: number; bytes?: number; chunks?: ChunkStats } | undefined;
         let failure: { type: string; message: string } | undefined;
         if (!running) {
           try {
-            result = (await handle.result()) as { rows: number; bytes: number };
+            result = (await handle.result()) as { rows: number; bytes: number; chunks?: ChunkStats };
           } catch (error) {
             failure = namedFailure(error);
           }
         }
+        const chunks = progress?.chunks ?? result?.chunks;
         const status = {
           workflowId,
           runId: description.runId,
@@ -53,6 +55,7 @@ export function registerInspectCommands(program: Command): void {
           startTime: description.startTime.toISOString(),
           closeTime: description.closeTime?.toISOString(),
           attempts: await failedAttempts(client, workflowId, description.runId),
+          ...(chunks ? { chunks } : {}),
           ...(failure ? { failure } : {}),
         };
         if (flags.json) {
@@ -63,6 +66,12 @@ export function registerInspectCommands(program: Command): void {
         console.log(
           `  phase ${status.phase}, ${formatCount(status.rows ?? 0)} rows, ${formatBytes(status.bytes ?? 0)}`,
         );
+        if (chunks) {
+          console.log(
+            `  chunks ${chunks.done} of ${chunks.total} done, ${chunks.attempts} attempts, ` +
+              `${formatCount(chunks.reworkedRows)} rows reworked`,
+          );
+        }
         for (const attempt of status.attempts) {
           console.log(
             `  ${attempt.activity} attempt ${attempt.attempt} failed: ${attempt.failureType}: ${attempt.message}`,

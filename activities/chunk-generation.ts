@@ -1,0 +1,56 @@
+/**
+ * The ledger's bookkeeping around the chunks (src/db/chunk-ledger.ts): startChunkGeneration
+ * makes a generation the copy's current one (the first, or a new one after `SnapshotLost`, whose
+ * older rows leave staging first), and forgetChunks removes the copy's ledger once it is done.
+ * Both are one target transaction and idempotent.
+ */
+import type { Databases } from '../src/db/databases.js';
+import { inTransaction } from '../src/db/databases.js';
+import { ensureLedger, forgetCopy, ledgerKey, startGeneration } from '../src/db/chunk-ledger.js';
+import { quoteTable, type TableRef } from '../src/shared/table-name.js';
+import { toFailure } from './failures.js';
+
+export interface StartChunkGenerationInput {
+  target: string;
+  copyId: string;
+  generation: number;
+  staging: TableRef;
+}
+
+export interface ForgetChunksInput {
+  target: string;
+  copyId: string;
+}
+
+export function makeChunkGeneration(databases: Databases) {
+  async function startChunkGeneration(input: StartChunkGenerationInput): Promise<void> {
+    const key = ledgerKey(input.copyId);
+    try {
+      await databases.withClient(input.target, async (client) => {
+        // Imports of older generations end first: their commits could otherwise wait on this
+        // transaction while it waits on their staging lock.
+        await client.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE application_name LIKE $1 AND application_name NOT LIKE $2 AND pid <> pg_backend_pid()`,
+          [`pgferry/${key.slice(0, 12)}/g%`, `pgferry/${key.slice(0, 12)}/g${input.generation}c%`],
+        );
+        await inTransaction(client, async () => {
+          await ensureLedger(client);
+          await startGeneration(client, key, input.generation, quoteTable(input.staging));
+        });
+      });
+    } catch (error) {
+      throw toFailure(error, 'import', 'starting a chunk generation');
+    }
+  }
+
+  async function forgetChunks(input: ForgetChunksInput): Promise<void> {
+    try {
+      await databases.withClient(input.target, (client) => forgetCopy(client, ledgerKey(input.copyId)));
+    } catch (error) {
+      throw toFailure(error, 'import', 'removing the chunk ledger');
+    }
+  }
+
+  return { startChunkGeneration, forgetChunks };
+}
