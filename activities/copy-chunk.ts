@@ -179,12 +179,21 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
         // A stale attempt of this chunk may have committed first: then this one's commit failed.
         const committed = await ledger().catch(() => undefined);
         if (committed) return skipped(committed);
-        if (!(error instanceof CopyPipeError)) throw toFailure(error, 'export', `chunk ${describeRange(input.chunk.range)}`);
+        if (!(error instanceof CopyPipeError))
+          throw toFailure(error, 'export', `chunk ${describeRange(input.chunk.range)}`);
         const classified = classifyPipeFailure(error, input.stallTimeoutMs);
         if (input.snapshotId && error.exportOutcome.sqlState === '22023') {
-          throw failure(FailureType.SnapshotLost, `the copy's snapshot is gone: ${classified.message}`, classified.details);
+          throw failure(
+            FailureType.SnapshotLost,
+            `the copy's snapshot is gone: ${classified.message}`,
+            classified.details,
+          );
         }
-        throw failure(classified.type, `${classified.message} (chunk ${describeRange(input.chunk.range)})`, classified.details);
+        throw failure(
+          classified.type,
+          `${classified.message} (chunk ${describeRange(input.chunk.range)})`,
+          classified.details,
+        );
       } finally {
         clearInterval(timer);
       }

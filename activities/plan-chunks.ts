@@ -69,7 +69,12 @@ function ctidChunks(relations: HeapRelation[], blocksPerChunk: (relation: HeapRe
       const last = start + step >= relation.blocks;
       chunks.push({
         n: chunks.length,
-        range: { kind: 'ctid', relation: relation.relation, startBlock: start, ...(last ? {} : { endBlock: start + step }) },
+        range: {
+          kind: 'ctid',
+          relation: relation.relation,
+          startBlock: start,
+          ...(last ? {} : { endBlock: start + step }),
+        },
       });
       if (last) break;
     }
@@ -123,9 +128,8 @@ export function makePlanChunks(databases: Databases) {
         const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [
           quoteTable(input.table),
         ]);
-        if (!exists.rows[0]?.oid) {
-          throw failure(FailureType.SourceTableNotFound, `source table ${formatTable(input.table)} does not exist`);
-        }
+        // createStaging names a missing table, as it does for every copy.
+        if (!exists.rows[0]?.oid) return { consistency, chunks: [] };
         const relations = await heapRelations(client, input.table);
         if (consistency === 'chunk') {
           const key = relations && (await chunkKey(client, input.table));

@@ -84,7 +84,9 @@ export async function copyChunkBatch(input: ChunkBatchInput): Promise<ChunkBatch
   report();
   async function lane(): Promise<void> {
     for (let next = pending.shift(); next; next = pending.shift()) {
-      const result = await copyChunk.executeWithOptions({ summary: `chunk ${next.n}` }, [{ ...input.chunk, chunk: next }]);
+      const result = await copyChunk.executeWithOptions({ summary: `chunk ${next.n}` }, [
+        { ...input.chunk, chunk: next },
+      ]);
       addChunk(totals, result);
       report();
     }

@@ -65,7 +65,9 @@ function hasFailureType(error: unknown, type: FailureType): boolean {
 
 /** A failure no new snapshot can fix (the source table is gone, permissions, ...). */
 function permanent(error: unknown): boolean {
-  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable === true;
+  return (
+    error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable === true
+  );
 }
 
 export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopyResult> {
@@ -171,7 +173,9 @@ export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopy
         bytes: totals.bytes,
         importedRows: totals.importedRows,
         sourceRows: totals.exportedRows,
-        ...(input.verify === 'checksum' ? { sourceDigest: { rows: String(totals.exportedRows), digest: totals.digest } } : {}),
+        ...(input.verify === 'checksum'
+          ? { sourceDigest: { rows: String(totals.exportedRows), digest: totals.digest } }
+          : {}),
         durationMs: Date.now() - started,
         attempt: chunks.attempts,
         chunks,

@@ -95,40 +95,43 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     staging = staged.staging;
     const stagingTable = staged.staging;
 
+    const copyChunks = async () => {
+      const chunked = await copyInChunks({
+        plan: plan!,
+        source: input.source,
+        target: input.target,
+        table: input.table,
+        staging: stagingTable,
+        columns: staged.columns,
+        format: settings.format,
+        verify: settings.verify,
+        stallTimeoutMs: settings.stallTimeoutMs,
+        jobs: input.chunking?.jobs ?? DEFAULT_JOBS,
+        copyTimeout: settings.copyTimeout,
+        heartbeatTimeout: settings.heartbeatTimeout,
+        maxAttempts: settings.maxAttempts,
+        firstGeneration: generation + 1,
+        onProgress: (stats, totals) => {
+          progress = { ...progress, chunks: stats, rows: totals.importedRows, bytes: totals.bytes };
+          setCurrentDetails(
+            `**${summary}**\n\nphase: **exportImport**: chunks ${stats.done} of ${stats.total} done, ` +
+              `${formatCount(totals.importedRows)} rows, ${formatBytes(totals.bytes)}`,
+          );
+        },
+      });
+      chunks = chunked.chunks;
+      generation = chunked.generation;
+      return chunked;
+    };
+    // Above the chunk size the copy runs in chunks (copy-chunks.ts); below, as one stream.
+    const pipeStep: Pick<typeof exportImport, 'executeWithOptions'> =
+      plan && plan.chunks.length > 0 ? { executeWithOptions: () => copyChunks() } : exportImport;
     let copied: ExportImportResult | undefined;
     let attempts = 0;
     // A count mismatch earns exactly one re-copy: the data may have been caught mid-change.
     for (let round = 1; !copied; round++) {
-      const copyChunks = async () => {
-        const chunked = await copyInChunks({
-          plan: plan!,
-          source: input.source,
-          target: input.target,
-          table: input.table,
-          staging: stagingTable,
-          columns: staged.columns,
-          format: settings.format,
-          verify: settings.verify,
-          stallTimeoutMs: settings.stallTimeoutMs,
-          jobs: input.chunking?.jobs ?? DEFAULT_JOBS,
-          copyTimeout: settings.copyTimeout,
-          heartbeatTimeout: settings.heartbeatTimeout,
-          maxAttempts: settings.maxAttempts,
-          firstGeneration: generation + 1,
-          onProgress: (stats, totals) => {
-            progress = { ...progress, chunks: stats, rows: totals.importedRows, bytes: totals.bytes };
-            setCurrentDetails(
-              `**${summary}**\n\nphase: **exportImport**: chunks ${stats.done} of ${stats.total} done, ` +
-                `${formatCount(totals.importedRows)} rows, ${formatBytes(totals.bytes)}`,
-            );
-          },
-        });
-        chunks = chunked.chunks;
-        generation = chunked.generation;
-        return chunked;
-      };
       const result = await phase('exportImport', `psql pipe into ${formatTable(stagingTable)}`, () =>
-        plan && plan.chunks.length > 0 ? copyChunks() : exportImport.executeWithOptions(
+        pipeStep.executeWithOptions(
           {
             summary: `${input.source}:${formatTable(input.table)} → staging ${formatTable(stagingTable)} (${settings.format})`,
           },

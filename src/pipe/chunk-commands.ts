@@ -52,7 +52,10 @@ export function chunkExportCommand(options: ChunkExportOptions): PsqlCommand {
     if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(options.snapshotId)) {
       throw new Error(`unexpected snapshot id ${JSON.stringify(options.snapshotId)}`);
     }
-    lines.unshift('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;', `SET TRANSACTION SNAPSHOT '${options.snapshotId}';`);
+    lines.unshift(
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
+      `SET TRANSACTION SNAPSHOT '${options.snapshotId}';`,
+    );
     lines.push('COMMIT;');
   }
   return {
