@@ -63,6 +63,9 @@ export function addTotals(into: ChunkBatchTotals, from: ChunkBatchTotals): void 
 export async function copyChunkBatch(input: ChunkBatchInput): Promise<ChunkBatchTotals> {
   const { copyChunk } = proxyActivities<Activities>({
     ...(input.pipeTaskQueue ? { taskQueue: input.pipeTaskQueue } : {}),
+    // Eager dispatch would hand every chunk to the worker running this batch: C8 wants them
+    // spread over all workers of the queue.
+    allowEagerDispatch: false,
     startToCloseTimeout: input.copyTimeout,
     heartbeatTimeout: input.heartbeatTimeout,
     retry: {

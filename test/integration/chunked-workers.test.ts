@@ -29,7 +29,7 @@ const { EventType } = temporal.api.enums.v1;
 
 const TABLE: TableRef = { schema: 'public', table: 'shared_orders' };
 const ROWS = 2_000_000;
-const CHUNK_ROWS = 20_000;
+const CHUNK_ROWS = 50_000;
 
 interface ChunkRun {
   n: number;
@@ -84,6 +84,20 @@ describe('chunked copy across workers (issue 14)', { timeout: 900_000 }, () => {
     await makeTable(h.sourceUrl, TABLE, { to: ROWS });
     for (let i = 0; i < 3; i++) workers.push(h.spawnCli(['worker']));
     const victim = workers[0]!;
+    // Every worker polls for activities before the copy starts, so each can be handed chunks.
+    await waitFor(
+      'three workers polling the activity task queue',
+      async () => {
+        const { pollers } = await h.client.workflowService.describeTaskQueue({
+          namespace: h.server.namespace,
+          taskQueue: { name: h.taskQueue },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        });
+        const polling = new Set((pollers ?? []).map((poller) => poller.identity?.split('@')[0]));
+        return workers.every((worker) => polling.has(String(worker.subprocess.pid))) ? true : undefined;
+      },
+      120_000,
+    );
     const workflowId = workflowIdForTarget('target', TABLE);
     const started = await h.cli([
       ...['copy', '--source', 'source', '--target', 'target', '--table', 'public.shared_orders'],
@@ -98,9 +112,10 @@ describe('chunked copy across workers (issue 14)', { timeout: 900_000 }, () => {
     await waitFor(
       'the victim to have completed a chunk and to be running another',
       async () => {
+        const busy = () => childProcesses(victim.subprocess.pid).some((child) => child.comm === 'psql');
+        if (!busy()) return undefined;
         const done = (await chunkRuns(h, workflowId)).some((run) => run.identity.startsWith(victimIdentity));
-        const busy = childProcesses(victim.subprocess.pid).some((child) => child.comm === 'psql');
-        return done && busy ? true : undefined;
+        return done && busy() ? true : undefined;
       },
       300_000,
     );
@@ -119,7 +134,7 @@ describe('chunked copy across workers (issue 14)', { timeout: 900_000 }, () => {
     assert.deepEqual(
       [...workers.map((worker) => String(worker.subprocess.pid))].filter((pid) => !identities.has(pid)),
       [],
-      'every worker completed at least one chunk',
+      `every worker completed at least one chunk (completed by: ${[...identities].join(', ')})`,
     );
     // A chunk that had committed was either done with, or its retry found its ledger row.
     const copiedAgain = runs.filter((run) => committedBeforeKill.has(run.n) && run.attempt > 1 && !run.skipped);
