@@ -4,6 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { temporalSettings, type TemporalSettings } from '../config/environment.js';
+import { diagnoseTls } from './tls-probe.js';
 
 export interface ConnectedClient {
   client: Client;
@@ -20,6 +21,10 @@ export async function connectClient(settings: TemporalSettings = temporalSetting
   try {
     connection = await Connection.connect({ ...settings.connection, address: settings.address, connectTimeout: '5s' });
   } catch (error) {
+    const tlsProblem = await diagnoseTls(settings);
+    if (tlsProblem) {
+      throw new Error(`cannot connect to Temporal at ${describeEndpoint(settings)}: ${tlsProblem}`, { cause: error });
+    }
     throw new Error(
       `cannot reach Temporal at ${describeEndpoint(settings)} (set TEMPORAL_ADDRESS and the TEMPORAL_TLS_* variables or TEMPORAL_PROFILE, or start one with \`pgferry dev\`)`,
       { cause: error },

@@ -6,6 +6,7 @@ import { runDemo } from '../../dev/demo.js';
 import { createPgferryWorker } from '../../worker/create-worker.js';
 import { temporalSettings } from '../../config/environment.js';
 import { describeEndpoint } from '../../client/connect.js';
+import { diagnoseTls } from '../../client/tls-probe.js';
 import { LogSettingError, logSettings, loggingRuntimeOptions } from '../../worker/logging.js';
 import { loadConnectionProfiles } from '../../config/connections.js';
 import { formatBytes, formatCount, formatDuration } from '../../shared/format.js';
@@ -74,10 +75,9 @@ export function registerServerCommands(program: Command): void {
       }
       const settings = temporalSettings();
       const profiles = loadConnectionProfiles();
-      const worker = await createPgferryWorker({ settings, profiles }).catch((error: unknown) => {
-        throw new CliError(
-          `cannot start the worker against Temporal at ${describeEndpoint(settings)}: ${(error as Error).message}`,
-        );
+      const worker = await createPgferryWorker({ settings, profiles }).catch(async (error: unknown) => {
+        const reason = (await diagnoseTls(settings)) ?? (error as Error).message;
+        throw new CliError(`cannot start the worker against Temporal at ${describeEndpoint(settings)}: ${reason}`);
       });
       logger.info(
         `worker on ${describeEndpoint(settings)}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
