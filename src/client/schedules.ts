@@ -64,6 +64,26 @@ interface CopyScheduleMemo {
   spec: string;
 }
 
+/**
+ * The schedule's timing as pgferry wrote it, kept in the action's memo: unlike the schedule's
+ * memo, the action can be changed by `schedule update`, and Temporal keeps a cron expression
+ * only as compiled calendars.
+ */
+export interface CopyScheduleTimingMemo {
+  spec: string;
+  timing: CopyScheduleTiming;
+  timezone?: string;
+}
+
+/** The key of {@link CopyScheduleTimingMemo} in the action's memo. */
+export const TIMING_MEMO_KEY = 'pgferrySchedule';
+
+/** The timing memo of a schedule's action, when pgferry wrote one. */
+export function timingMemoOf(memo: Record<string, unknown> | undefined): CopyScheduleTimingMemo | undefined {
+  const value = memo?.[TIMING_MEMO_KEY];
+  return value && typeof value === 'object' ? (value as CopyScheduleTimingMemo) : undefined;
+}
+
 /** `1d`, `6h`, `90s`: the largest unit that divides the duration exactly. */
 export function formatInterval(ms: number): string {
   const units: [string, number][] = [
@@ -76,7 +96,8 @@ export function formatInterval(ms: number): string {
   return unit ? `${ms / unit[1]}${unit[0]}` : `${ms}ms`;
 }
 
-function timingText(timing: CopyScheduleTiming, timezone?: string): string {
+/** `cron "0 3 * * *" (Asia/Seoul)`, `every 6h`. */
+export function timingText(timing: CopyScheduleTiming, timezone?: string): string {
   const base = 'cron' in timing ? `cron "${timing.cron}"` : `every ${formatInterval(timing.everyMs)}`;
   return timezone ? `${base} (${timezone})` : base;
 }
@@ -103,6 +124,13 @@ export async function createCopySchedule(client: Client, options: CreateCopySche
         workflowType: 'copyTable',
         workflowId: workflowIdForTarget(input.target, input.targetTable ?? input.table),
         ...copyWorkflowOptions(input, options.taskQueue),
+        memo: {
+          [TIMING_MEMO_KEY]: {
+            spec: memo.spec,
+            timing,
+            ...(options.timezone ? { timezone: options.timezone } : {}),
+          } satisfies CopyScheduleTimingMemo,
+        },
       },
       policies: {
         overlap: OVERLAP_POLICIES[options.overlap ?? 'skip'],
@@ -155,7 +183,7 @@ function memoOf(memo: Record<string, unknown> | undefined): Partial<CopySchedule
 
 /** The spec from the memo, or rendered from Temporal's description for schedules made elsewhere. */
 function specText(description: ScheduleDescription): string {
-  const recorded = memoOf(description.memo).spec;
+  const recorded = timingMemoOf(description.action.memo)?.spec ?? memoOf(description.memo).spec;
   if (recorded) return recorded;
   const { intervals, calendars, timezone } = description.spec;
   const parts = [
@@ -223,16 +251,23 @@ export interface CopyScheduleListEntry {
   nextRunTime?: string;
 }
 
-/** Lists the schedules that start copyTable. Listing is eventually consistent in Temporal. */
+/**
+ * Lists the schedules that start copyTable. Listing is eventually consistent in Temporal; spec
+ * and summary are read from each schedule's description, so an update shows at once.
+ */
 export async function listCopySchedules(client: Client): Promise<CopyScheduleListEntry[]> {
   const entries: CopyScheduleListEntry[] = [];
   for await (const schedule of client.schedule.list()) {
     if (schedule.action?.workflowType !== 'copyTable') continue;
     const memo = memoOf(schedule.memo);
+    const current = await client.schedule
+      .getHandle(schedule.scheduleId)
+      .describe()
+      .catch(() => undefined);
     entries.push({
       scheduleId: schedule.scheduleId,
-      spec: memo.spec,
-      summary: memo.summary,
+      spec: current ? specText(current) : memo.spec,
+      summary: current?.action.staticSummary ?? memo.summary,
       paused: schedule.state.paused,
       note: schedule.state.note || undefined,
       nextRunTime: schedule.info.nextActionTimes[0]?.toISOString(),
