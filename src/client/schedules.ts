@@ -16,6 +16,7 @@ import type { CopyTableInput } from '../shared/copy-spec.js';
 import { copySummary } from '../shared/copy-defaults.js';
 import { workflowIdForTarget } from '../shared/ids.js';
 import { copyWorkflowOptions } from './start-copy.js';
+import { explainStartFailure } from './namespace-setup.js';
 
 /** The overlap policies by their CLI names; `skip` never lets two scheduled copies onto one table. */
 export const OVERLAP_POLICIES = {
@@ -105,7 +106,8 @@ export function timingText(timing: CopyScheduleTiming, timezone?: string): strin
 /**
  * Creates the schedule. Not idempotent: a second create with the same id fails.
  * @throws ScheduleExistsError when the id is taken; InvalidScheduleSpecError when Temporal
- *   rejects the cron expression or time zone. Nothing is created in either case.
+ *   rejects the cron expression or time zone; SearchAttributesMissingError when the namespace
+ *   lacks pgferry's search attributes. Nothing is created in any of these cases.
  */
 export async function createCopySchedule(client: Client, options: CreateCopyScheduleOptions): Promise<ScheduleHandle> {
   const { input, timing } = options;
@@ -143,7 +145,7 @@ export async function createCopySchedule(client: Client, options: CreateCopySche
     if (error instanceof ScheduleAlreadyRunning) throw new ScheduleExistsError(options.scheduleId);
     // The SDK turns the server's "Invalid schedule spec: ..." into a TypeError with the reason.
     if (error instanceof TypeError) throw new InvalidScheduleSpecError(error.message, { cause: error });
-    throw error;
+    throw await explainStartFailure(client, error);
   }
 }
 

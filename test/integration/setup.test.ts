@@ -38,6 +38,15 @@ describe('pgferry setup (issue 15)', { timeout: 300_000 }, () => {
     assert.deepEqual(started, []);
   });
 
+  test('a schedule on a namespace without the attributes is refused with a line naming pgferry setup', async () => {
+    const refused = await h.cli(['schedule', 'create', 'no-attributes', '--every', '1h', ...COPY.slice(1, 7)]);
+    assert.equal(refused.exitCode, 1, refused.stderr);
+    assert.match(refused.stderr, /lacks pgferry's search attributes \(PgferrySource, .*\): run `pgferry setup`/);
+    const schedules = [];
+    for await (const schedule of h.client.schedule.list()) schedules.push(schedule.scheduleId);
+    assert.deepEqual(schedules, []);
+  });
+
   test('setup registers the attributes, sees the worker polling, and the copy then completes', async () => {
     const setup = await h.cli(['setup']);
     assert.equal(setup.exitCode, 0, setup.stderr);
