@@ -7,6 +7,8 @@ import { connect } from 'node:tls';
 import type { TemporalSettings } from '../config/environment.js';
 
 const ALERT_WAIT_MS = 3_000;
+/** A probe that gets no answer at all says nothing about TLS; the caller's own message stands. */
+const PROBE_TIMEOUT_MS = 10_000;
 
 const HINTS: Record<string, string> = {
   ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED:
@@ -50,10 +52,13 @@ export async function diagnoseTls(settings: TemporalSettings): Promise<string | 
       key: pem(options.clientCertPair?.key),
       ALPNProtocols: ['h2'],
     });
+    setTimeout(() => finish(undefined), PROBE_TIMEOUT_MS).unref();
     // TLS 1.3 sends a refused client certificate's alert after the client's handshake is done.
     socket.once('secureConnect', () => setTimeout(() => finish(undefined), ALERT_WAIT_MS).unref());
     socket.once('error', (error: NodeJS.ErrnoException & { reason?: string }) => {
       const hint = error.code ? HINTS[error.code] : undefined;
+      // Refused or unreachable (ECONNREFUSED, ENOTFOUND, ...) is not a TLS problem.
+      if (!hint && error.reason === undefined) return finish(undefined);
       finish(`TLS handshake failed: ${error.reason ?? error.message}${hint ? ` (${hint})` : ''}`);
     });
     socket.once('end', () => finish(undefined));

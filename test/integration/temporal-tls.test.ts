@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa, type ResultPromise } from 'execa';
+import { findFreePort } from '../../src/dev/pg-cluster.js';
 import type { TableRef } from '../../src/shared/table-name.js';
 import { startTlsEndpoint, type TlsEndpoint } from '../support/tls-endpoint.js';
 import {
@@ -144,5 +145,13 @@ describe('Temporal over mutual TLS (issue 15)', { timeout: 300_000 }, () => {
     const result = await done(pgferry(['list'], untrusting));
     assert.equal(result.exitCode, 1, result.stderr);
     assert.match(result.stderr, /TLS handshake failed: .*TEMPORAL_TLS_SERVER_CA_CERT_PATH/);
+  });
+
+  test('with TLS on and nothing listening, the CLI says it cannot reach Temporal, not that TLS failed', async () => {
+    const port = await findFreePort();
+    const result = await done(pgferry(['list'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_TLS: 'true' }));
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, new RegExp(`cannot reach Temporal at 127\\.0\\.0\\.1:${port} over TLS`));
+    assert.doesNotMatch(result.stderr, /TLS handshake failed/);
   });
 });
