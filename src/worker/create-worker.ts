@@ -2,7 +2,7 @@
  * The pgferry worker: copyTable workflows and the activities, on one task queue. Any number of
  * workers can share the queue; each resolves connection profiles from its own environment.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { loadConnectionProfiles, type ConnectionProfiles } from '../config/connections.js';
 import { temporalSettings, type TemporalSettings } from '../config/environment.js';
@@ -39,9 +39,10 @@ export async function createPgferryWorker(options: PgferryWorkerOptions = {}): P
     ? undefined
     : await NativeConnection.connect({ ...settings.connection, address: settings.address });
   const connection = options.connection ?? ownConnection!;
-  const databases = new Databases(options.profiles ?? loadConnectionProfiles(), (profile, error) =>
-    console.error(`pgferry: idle connection to profile ${profile} failed: ${error.message}`),
-  );
+  // Through the Runtime logger, so PGFERRY_LOG_FORMAT=json keeps every line JSON.
+  const databases = new Databases(options.profiles ?? loadConnectionProfiles(), (profile, error) => {
+    Runtime.instance().logger.warn(`idle connection to profile ${profile} failed: ${error.message}`, { profile });
+  });
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
