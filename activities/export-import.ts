@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { CancelledFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
+import { SOURCE_READ_SETTINGS } from '../src/db/session-settings.js';
 import { profileSecrets } from '../src/config/connections.js';
 import { CopyPipe, CopyPipeError, type CopyProgressSample } from '../src/pipe/supervise-copy.js';
 import { findExecutable } from '../src/pipe/launcher.js';
@@ -120,9 +121,11 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       // Only the checksum needs a second reader of the export's exact data.
       let snapshotId: string | undefined;
       if (input.verify === 'checksum') {
-        snapshotClient = await databases.connect(input.source, appName('snapshot')).catch((error: unknown) => {
-          throw toFailure(error, 'export', 'connecting to the source');
-        });
+        snapshotClient = await databases
+          .connect(input.source, appName('snapshot'), SOURCE_READ_SETTINGS)
+          .catch((error: unknown) => {
+            throw toFailure(error, 'export', 'connecting to the source');
+          });
         snapshotId = await holdSnapshot(snapshotClient, input.sourceTable);
       }
       context.heartbeat({ phase: 'starting', bytes: 0, rows: 0, bytesPerSecond: 0 } satisfies ExportImportHeartbeat);
@@ -173,6 +176,13 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         if (context.cancellationSignal.aborted) throw cancellationOf(context);
         if (error instanceof CopyPipeError) {
           const classified = classifyPipeFailure(error, input.stallTimeoutMs);
+          // A digest that failed (e.g. 42501 under row_security=off) aborts the held snapshot, and
+          // the export then cannot import it (55000): the digest's failure is the root cause.
+          if (client && classified.details.side === 'export' && classified.details.sqlState === '55000') {
+            const digest = await sourceDigest;
+            if (digest instanceof Error)
+              throw toFailure(digest, 'export', `digesting ${formatTable(input.sourceTable)}`);
+          }
           throw failure(classified.type, classified.message, classified.details);
         }
         throw error;

@@ -40,6 +40,21 @@ export function failureTypeForSqlState(sqlState: string, side: 'export' | 'impor
   return undefined;
 }
 
+/**
+ * What a 42501 while reading the source means and which grant fixes it. The export reads with
+ * row_security=off (src/db/session-settings.ts), so a role that a row-level security policy would
+ * filter fails here instead of exporting a subset; the SQLSTATE alone cannot tell the two causes.
+ */
+export const SOURCE_PERMISSION_HINT =
+  'the source role needs SELECT on the table, and when the table has row-level security, ' +
+  'BYPASSRLS or ownership of the table: pgferry exports with row security off, as pg_dump does, ' +
+  'so that a policy can never silently shrink the copy';
+
+/** The hint that goes with a failure of this type on this side, if any. */
+export function failureHint(type: FailureType, side: 'export' | 'import'): string | undefined {
+  return type === FailureType.PermissionDenied && side === 'export' ? SOURCE_PERMISSION_HINT : undefined;
+}
+
 function typeForOutcome(outcome: ProcessOutcome): FailureType {
   const generic = outcome.side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed;
   const { end } = outcome;
@@ -100,7 +115,8 @@ export function classifyPipeFailure(error: CopyPipeError, stallTimeoutMs: number
       ? `: ${stderrLine}`
       : failed.end.kind === 'exited' && failed.end.exitCode === 0
         ? `: ${error.message}`
-        : '');
+        : '') +
+    (failureHint(type, failed.side) ? ` (${failureHint(type, failed.side)})` : '');
   return {
     type,
     message,

@@ -67,6 +67,9 @@ export interface CopyHarnessOptions {
   worker?: boolean;
   /** Serve the Temporal web UI (default false). */
   ui?: boolean;
+  /** Extra server settings of each cluster (`name=value`), e.g. a different `timezone` per side. */
+  sourceSettings?: readonly string[];
+  targetSettings?: readonly string[];
 }
 
 /** Expected failures would otherwise log a warning with a stack for every retried attempt. */
@@ -85,8 +88,8 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
   const taskQueue = `pgferry-test-${options.name}`;
   const created = await Promise.allSettled([
     startDevServer({ ui: options.ui ?? false }),
-    createPgCluster({ name: `${options.name}-src` }),
-    createPgCluster({ name: `${options.name}-tgt` }),
+    createPgCluster({ name: `${options.name}-src`, settings: options.sourceSettings }),
+    createPgCluster({ name: `${options.name}-tgt`, settings: options.targetSettings }),
   ]);
   const cleanups: (() => Promise<unknown>)[] = [];
   for (const result of created) {
