@@ -13,6 +13,7 @@ import { FailureType } from '../src/shared/failure-types.js';
 import { formatTable, quoteIdent, quoteTable, sameTable, type TableRef } from '../src/shared/table-name.js';
 import type { CopyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
+import { refuseNonTableTarget, refuseUnreadableSource } from './relation-kinds.js';
 import { stagingTableFor } from './staging.js';
 import { createSwapStaging, swapBlockers } from './table-swap.js';
 
@@ -66,7 +67,12 @@ export function makeCreateStaging(databases: Databases) {
       );
     }
     const source = await databases
-      .withClient(input.source, (client) => readTableDefinition(client, sourceTable))
+      .withClient(input.source, async (client) => {
+        const definition = await readTableDefinition(client, sourceTable);
+        if (definition)
+          await refuseUnreadableSource(client, sourceTable, definition, `${input.source}:${formatTable(sourceTable)}`);
+        return definition;
+      })
       .catch((error: unknown) => {
         throw toFailure(error, 'export', 'reading the source table definition');
       });
@@ -102,6 +108,7 @@ export function makeCreateStaging(databases: Databases) {
           const existing = await readTableDefinition(client, targetTable);
           let createdTarget = false;
           if (existing) {
+            refuseNonTableTarget(existing, `${input.target}:${formatTable(targetTable)}`);
             const differences = schemaDifferences(source, existing);
             if (differences.length > 0) {
               throw failure(

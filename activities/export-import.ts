@@ -176,12 +176,18 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         if (context.cancellationSignal.aborted) throw cancellationOf(context);
         if (error instanceof CopyPipeError) {
           const classified = classifyPipeFailure(error, input.stallTimeoutMs);
-          // A digest that failed (e.g. 42501 under row_security=off) aborts the held snapshot, and
-          // the export then cannot import it (55000): the digest's failure is the root cause.
+          // The export could not import the held snapshot (55000): a digest that failed (e.g. 42501
+          // under row_security=off) aborted it, and that failure is the root cause; otherwise the
+          // snapshot was lost, which a new attempt with a new snapshot can fix.
           if (client && classified.details.side === 'export' && classified.details.sqlState === '55000') {
             const digest = await sourceDigest;
             if (digest instanceof Error)
               throw toFailure(digest, 'export', `digesting ${formatTable(input.sourceTable)}`);
+            throw failure(
+              FailureType.ExportFailed,
+              `the export lost its source snapshot: ${classified.message}`,
+              classified.details,
+            );
           }
           throw failure(classified.type, classified.message, classified.details);
         }

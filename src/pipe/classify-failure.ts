@@ -28,8 +28,25 @@ export interface FailureDetails {
   otherSide?: { side: 'export' | 'import'; pid?: number; end: string; killedBy?: string };
 }
 
+/**
+ * SQLSTATEs that no retry can fix, and the (non-retryable) type they fail as on each side.
+ * Everything not listed here or below stays ExportFailed/ImportFailed, which is retried.
+ */
+const PERMANENT_SQLSTATES: Record<string, Partial<Record<'export' | 'import', FailureType>>> = {
+  // wrong_object_type: e.g. COPY into a view or a sequence.
+  '42809': { export: FailureType.InvalidCopySpec, import: FailureType.InvalidCopySpec },
+  // generated_always: a value for a GENERATED ALWAYS identity or generated column.
+  '428C9': { import: FailureType.SchemaMismatch },
+  // object_not_in_prerequisite_state: e.g. a materialized view that was never populated.
+  '55000': { export: FailureType.InvalidCopySpec },
+  // program_limit_exceeded: e.g. a row or a value too large for the target.
+  '54000': { import: FailureType.DataRejected },
+};
+
 /** Maps a SQLSTATE to a failure type, or undefined when the side's generic type applies. */
 export function failureTypeForSqlState(sqlState: string, side: 'export' | 'import'): FailureType | undefined {
+  const permanent = PERMANENT_SQLSTATES[sqlState]?.[side];
+  if (permanent) return permanent;
   if (sqlState === '42P01' && side === 'export') return FailureType.SourceTableNotFound;
   if (sqlState === '42501') return FailureType.PermissionDenied;
   if (sqlState === '28P01' || sqlState === '28000') return FailureType.AuthenticationFailed;
