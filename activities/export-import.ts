@@ -5,7 +5,7 @@
  * source digest is taken concurrently in a snapshot held here and exported to the export psql,
  * so both read exactly the same data. Heartbeats carry live progress.
  *
- * Failures: every type of DESIGN.md's pipe table, named for the side that failed first.
+ * Failures: every type of docs/design.md's failure table, named for the side that failed first.
  * Idempotent: the import empties staging in its own transaction before loading.
  */
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * The environment contract (DESIGN.md): where Temporal is and which task queue pgferry uses.
+ * The environment contract (docs/design.md, "CLI and environment"): where Temporal is and which task queue pgferry uses.
  * Read once at the edge; everything below takes these values as arguments.
  */
 export interface TemporalSettings {

@@ -1,5 +1,5 @@
 /**
- * Turns a failed pipe into one named failure: the type from DESIGN.md's table, a one-line
+ * Turns a failed pipe into one named failure: the type from docs/design.md's failure table, a one-line
  * message that names the side that failed first, and details for the UI and `status`.
  * SQLSTATE decides wherever psql printed one (VERBOSITY=verbose); psql's exit codes and, for
  * connection-time errors that carry no SQLSTATE, its message text decide the rest.
