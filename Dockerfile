@@ -1,5 +1,5 @@
 # The pgferry worker image: Node 20, psql 15 (the copy runs psql ... | psql ...) and setpriv (so a
-# psql child dies with the worker, DESIGN.md invariant 4). Build: docker build -t pgferry-worker .
+# psql child dies with the worker, docs/design.md invariant 4). Build: docker build -t pgferry-worker .
 
 # --- build: compile TypeScript with the dev dependencies, then drop them ---
 FROM node:20-bookworm-slim AS build
@@ -12,7 +12,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
 COPY workflows/ workflows/
 COPY activities/ activities/
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+# npm run build: tsc, then dist/workflow-bundle.js, which the worker loads instead of bundling at start.
+RUN npm run build && npm prune --omit=dev
 
 # --- runtime ---
 FROM node:20-bookworm-slim

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
+import { SOURCE_READ_SETTINGS } from '../src/db/session-settings.js';
 import { profileSecrets } from '../src/config/connections.js';
 import { committedChunk, ledgerCommitSql, ledgerKey } from '../src/db/chunk-ledger.js';
 import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
@@ -120,9 +121,11 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
       let snapshotId = input.snapshotId;
       let digest: Promise<string | Error> | undefined;
       if (input.verify === 'checksum') {
-        reader = await databases.connect(input.source, appName('digest')).catch((error: unknown) => {
-          throw toFailure(error, 'export', 'connecting to the source');
-        });
+        reader = await databases
+          .connect(input.source, appName('digest'), SOURCE_READ_SETTINGS)
+          .catch((error: unknown) => {
+            throw toFailure(error, 'export', 'connecting to the source');
+          });
         snapshotId = await readerSnapshot(reader, input.snapshotId);
         const query = `${rowDigestQuery(input.chunk.range.relation, input.columns)} WHERE ${rangeCondition(input.chunk.range)}`;
         digest = reader.query<{ digest: string }>(query).then(

@@ -5,10 +5,10 @@
 import type { Command } from 'commander';
 import { isValidProfileName, loadConnectionProfiles } from '../config/connections.js';
 import { COPY_FORMATS, COPY_MODES, VERIFY_MODES, type CopyTableInput } from '../shared/copy-spec.js';
-import { durationMs } from '../shared/copy-defaults.js';
 import { CONSISTENCY_MODES, DEFAULT_JOBS, type ChunkingOptions } from '../shared/chunk-spec.js';
 import { formatTable, parseTableName, sameTable, TableNameError, type TableRef } from '../shared/table-name.js';
 import { CliError } from './cli-error.js';
+import { durationFlag } from './duration-flag.js';
 
 export interface CopyFlags {
   source: string;
@@ -67,20 +67,11 @@ function table(value: string, flag: string): TableRef {
   }
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+/** `value` when it is one of `allowed`, else a CliError naming `flag`. */
+export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!allowed.includes(value as T))
     throw new CliError(`${flag}: unknown value "${value}" (expected ${allowed.join(', ')})`);
   return value as T;
-}
-
-function duration(value: string | undefined, flag: string): string | undefined {
-  if (value === undefined) return undefined;
-  try {
-    if (durationMs(value) <= 0) throw new TypeError('not positive');
-  } catch {
-    throw new CliError(`${flag}: "${value}" is not a duration (e.g. 90s, 5m, 2h)`);
-  }
-  return value;
 }
 
 function profile(name: string, flag: string, env: NodeJS.ProcessEnv): string {
@@ -107,9 +98,9 @@ export function copyInputsFromFlags(flags: CopyFlags, env: NodeJS.ProcessEnv = p
     throw new CliError(`--max-attempts: "${flags.maxAttempts}" is not a positive whole number`);
   }
   const timeouts = {
-    copyTimeout: duration(flags.copyTimeout, '--copy-timeout'),
-    heartbeatTimeout: duration(flags.heartbeatTimeout, '--heartbeat-timeout'),
-    stallTimeout: duration(flags.stallTimeout, '--stall-timeout'),
+    copyTimeout: durationFlag(flags.copyTimeout, '--copy-timeout'),
+    heartbeatTimeout: durationFlag(flags.heartbeatTimeout, '--heartbeat-timeout'),
+    stallTimeout: durationFlag(flags.stallTimeout, '--stall-timeout'),
     maxAttempts,
   };
   const chunking = chunkingFromFlags(flags);

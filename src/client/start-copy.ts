@@ -14,6 +14,8 @@ import type { CopyTableInput } from '../shared/copy-spec.js';
 import { copySummary } from '../shared/copy-defaults.js';
 import { workflowIdForTarget } from '../shared/ids.js';
 import { copySearchAttributes } from '../shared/search-attributes.js';
+import { explainStartFailure } from './namespace-setup.js';
+import { startWithRetry, type TemporalRetry } from './temporal-retry.js';
 
 /** Raised when the target table already has a running copy. */
 export class CopyAlreadyRunningError extends Error {
@@ -36,23 +38,26 @@ export function copyWorkflowOptions(input: CopyTableInput, taskQueue: string) {
 /**
  * Starts copyTable.
  * @throws CopyAlreadyRunningError when a copy onto the same target table is running.
+ * @throws SearchAttributesMissingError when the namespace lacks pgferry's search attributes.
  */
 export async function startCopy(
   client: Client,
   input: CopyTableInput,
-  options: { taskQueue: string; workflowId?: string },
+  options: { taskQueue: string; workflowId?: string; retry?: TemporalRetry },
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof copyTable>> {
   const workflowId = options.workflowId ?? workflowIdForTarget(input.target, input.targetTable ?? input.table);
-  try {
-    return await client.workflow.start<typeof copyTable>('copyTable', {
+  const start = () =>
+    client.workflow.start<typeof copyTable>('copyTable', {
       ...copyWorkflowOptions(input, options.taskQueue),
       workflowId,
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
+  try {
+    return options.retry ? await startWithRetry(client, workflowId, options.retry, start) : await start();
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw new CopyAlreadyRunningError(workflowId);
-    throw error;
+    throw await explainStartFailure(client, error);
   }
 }
 
@@ -70,11 +75,11 @@ export function batchWorkflowId(inputs: readonly CopyTableInput[]): string {
 export async function startBatch(
   client: Client,
   inputs: CopyTableInput[],
-  options: { taskQueue: string; concurrency: number; workflowId?: string },
+  options: { taskQueue: string; concurrency: number; workflowId?: string; retry?: TemporalRetry },
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof copyTables>> {
   const workflowId = options.workflowId ?? batchWorkflowId(inputs);
-  try {
-    return await client.workflow.start<typeof copyTables>('copyTables', {
+  const start = () =>
+    client.workflow.start<typeof copyTables>('copyTables', {
       taskQueue: options.taskQueue,
       workflowId,
       args: [{ copies: inputs, concurrency: options.concurrency }],
@@ -82,6 +87,8 @@ export async function startBatch(
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
+  try {
+    return options.retry ? await startWithRetry(client, workflowId, options.retry, start) : await start();
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw new CopyAlreadyRunningError(workflowId);
     throw error;

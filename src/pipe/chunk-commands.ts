@@ -7,6 +7,7 @@
  */
 import { psqlEnvironment, COMMON_ARGS, columnList, formatOption, type PsqlCommand } from './psql-commands.js';
 import type { ConnectionProfile } from '../config/connections.js';
+import { SOURCE_READ_SETTINGS } from '../db/session-settings.js';
 import type { CopyFormat } from '../shared/copy-spec.js';
 import type { ChunkRange } from '../shared/chunk-spec.js';
 import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
@@ -61,7 +62,8 @@ export function chunkExportCommand(options: ChunkExportOptions): PsqlCommand {
   return {
     args: [...COMMON_ARGS, '-o', options.tagsFile],
     script: `${lines.join('\n')}\n`,
-    env: psqlEnvironment(options.profile, options.applicationName),
+    // Row security off, as for every export: a role subject to a policy fails, never copies a subset.
+    env: psqlEnvironment(options.profile, options.applicationName, SOURCE_READ_SETTINGS),
   };
 }
 

@@ -67,6 +67,11 @@ export interface CopyHarnessOptions {
   worker?: boolean;
   /** Serve the Temporal web UI (default false). */
   ui?: boolean;
+  /** Register pgferry's search attributes on the dev server (default true). */
+  searchAttributes?: boolean;
+  /** Extra server settings of each cluster (`name=value`), e.g. a different `timezone` per side. */
+  sourceSettings?: readonly string[];
+  targetSettings?: readonly string[];
 }
 
 /** Expected failures would otherwise log a warning with a stack for every retried attempt. */
@@ -84,9 +89,9 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
   quietRuntime();
   const taskQueue = `pgferry-test-${options.name}`;
   const created = await Promise.allSettled([
-    startDevServer({ ui: options.ui ?? false }),
-    createPgCluster({ name: `${options.name}-src` }),
-    createPgCluster({ name: `${options.name}-tgt` }),
+    startDevServer({ ui: options.ui ?? false, searchAttributes: options.searchAttributes }),
+    createPgCluster({ name: `${options.name}-src`, settings: options.sourceSettings }),
+    createPgCluster({ name: `${options.name}-tgt`, settings: options.targetSettings }),
   ]);
   const cleanups: (() => Promise<unknown>)[] = [];
   for (const result of created) {

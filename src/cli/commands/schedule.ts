@@ -1,4 +1,4 @@
-/** `pgferry schedule create | list | describe | pause | unpause | trigger | backfill | delete`. */
+/** `pgferry schedule create | list | describe | update | pause | unpause | trigger | backfill | delete`. */
 import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../../client/connect.js';
@@ -17,8 +17,9 @@ import {
   type CopyScheduleTiming,
   type OverlapName,
 } from '../../client/schedules.js';
-import { durationMs } from '../../shared/copy-defaults.js';
+import { durationFlagMs } from '../duration-flag.js';
 import { addCopyFlags, copyInputsFromFlags, type CopyFlags } from '../copy-options.js';
+import { registerUpdate } from './schedule-update.js';
 import { CliError } from '../cli-error.js';
 
 interface CreateFlags extends CopyFlags {
@@ -33,23 +34,10 @@ interface CreateFlags extends CopyFlags {
 }
 
 const OVERLAP_NAMES = Object.keys(OVERLAP_POLICIES) as OverlapName[];
-const overlapOption = (description: string) => new Option('--overlap <policy>', description).choices(OVERLAP_NAMES);
+export const overlapOption = (description: string) =>
+  new Option('--overlap <policy>', description).choices(OVERLAP_NAMES);
 
-/** `90s`, `5m`, `2h`, `1d`: a positive duration in milliseconds. */
-function scheduleDuration(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const days = /^(\d+(?:\.\d+)?)\s*d$/.exec(value.trim());
-  let ms = Number.NaN;
-  try {
-    ms = days ? Number(days[1]) * 86_400_000 : durationMs(value);
-  } catch {
-    // reported below
-  }
-  if (!(ms > 0)) throw new CliError(`${flag}: "${value}" is not a duration (e.g. 10s, 15m, 6h, 1d)`);
-  return ms;
-}
-
-function timezone(value: string | undefined): string | undefined {
+export function timezone(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   try {
     new Intl.DateTimeFormat('en', { timeZone: value });
@@ -68,7 +56,10 @@ function isoDate(value: string, flag: string): Date {
 }
 
 /** Connects, runs `fn`, and turns a missing schedule into one line. */
-async function withClient<T>(scheduleId: string | undefined, fn: (client: Client, taskQueue: string) => Promise<T>) {
+export async function withClient<T>(
+  scheduleId: string | undefined,
+  fn: (client: Client, taskQueue: string) => Promise<T>,
+) {
   const connected = await connectClient();
   try {
     return await fn(connected.client, connected.settings.taskQueue);
@@ -114,7 +105,7 @@ function registerCreate(schedule: Command): void {
         throw new CliError('give exactly one of --cron EXPR or --every DURATION');
       }
       const timing: CopyScheduleTiming =
-        flags.cron !== undefined ? { cron: flags.cron } : { everyMs: scheduleDuration(flags.every, '--every')! };
+        flags.cron !== undefined ? { cron: flags.cron } : { everyMs: durationFlagMs(flags.every, '--every')! };
       const inputs = copyInputsFromFlags(flags);
       if (inputs.length !== 1) {
         throw new CliError(`a schedule copies a single --table (got ${inputs.length}): create one schedule per table`);
@@ -125,8 +116,8 @@ function registerCreate(schedule: Command): void {
         timing,
         timezone: timezone(flags.timezone),
         overlap: flags.overlap,
-        catchupWindowMs: scheduleDuration(flags.catchupWindow, '--catchup-window'),
-        jitterMs: scheduleDuration(flags.jitter, '--jitter'),
+        catchupWindowMs: durationFlagMs(flags.catchupWindow, '--catchup-window'),
+        jitterMs: durationFlagMs(flags.jitter, '--jitter'),
         paused: flags.paused,
         note: flags.note,
       };
@@ -156,6 +147,7 @@ export function registerScheduleCommand(program: Command): void {
     .description('copy a table on a schedule (Temporal Schedules)')
     .showHelpAfterError('(run with --help for usage)');
   registerCreate(schedule);
+  registerUpdate(schedule);
 
   schedule
     .command('list')

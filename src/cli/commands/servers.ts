@@ -5,23 +5,24 @@ import { startDevServer } from '../../dev/dev-server.js';
 import { runDemo } from '../../dev/demo.js';
 import { createPgferryWorker } from '../../worker/create-worker.js';
 import { temporalSettings } from '../../config/environment.js';
+import { describeEndpoint } from '../../client/connect.js';
+import { diagnoseTls } from '../../client/tls-probe.js';
+import { LogSettingError, logSettings, loggingRuntimeOptions } from '../../worker/logging.js';
 import { loadConnectionProfiles } from '../../config/connections.js';
 import { formatBytes, formatCount, formatDuration } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
+import { listenForStop } from '../stop-signals.js';
 
 const say = (message: string) => console.error(`pgferry: ${message}`);
 
-/** Resolves on the first Ctrl-C or SIGTERM. */
+const stillStopping = (signal: NodeJS.Signals) => say(`${signal}: still stopping (SIGKILL forces it)`);
+
+/**
+ * Resolves on the first Ctrl-C or SIGTERM, and keeps listening (stop-signals.ts): a later signal
+ * must not kill the process halfway through its shutdown.
+ */
 function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  return listenForStop(stillStopping).received;
 }
 
 function port(value: string): number {
@@ -37,43 +38,57 @@ export function registerServerCommands(program: Command): void {
     .option('--port <port>', 'Temporal frontend port', port, 7233)
     .option('--ui-port <port>', 'Temporal UI port', port, 8233)
     .action(async (flags: { port: number; uiPort: number }) => {
+      // Listening from the start: a signal while the server or the worker starts stops both too.
+      const stop = listenForStop(stillStopping);
       const settings = temporalSettings();
       const server = await startDevServer({ port: flags.port, uiPort: flags.uiPort, onProgress: say });
-      const profiles = loadConnectionProfiles();
-      const worker = await createPgferryWorker({
-        connection: server.env.nativeConnection,
-        settings: { ...settings, address: server.address, namespace: server.namespace },
-        profiles,
-      });
-      const running = worker.run();
-      console.log(
-        `pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}`,
-      );
-      if (profiles.size === 0) say('no PGFERRY_CONN_<NAME> profiles are set: copies will fail as UnknownConnection');
-      const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
-      if (signal) say(`${signal}: stopping the worker and the dev server`);
-      worker.shutdown();
-      await running.catch(() => undefined);
-      await server.teardown();
+      try {
+        const profiles = loadConnectionProfiles();
+        const worker = await createPgferryWorker({
+          connection: server.env.nativeConnection,
+          settings: { ...settings, address: server.address, namespace: server.namespace },
+          profiles,
+        });
+        const running = worker.run();
+        console.log(
+          `pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}`,
+        );
+        if (profiles.size === 0) say('no PGFERRY_CONN_<NAME> profiles are set: copies will fail as UnknownConnection');
+        const signal = await Promise.race([stop.received, running.then(() => undefined)]);
+        if (signal) say(`${signal}: stopping the worker (its psql processes) and the dev server with its UI`);
+        worker.shutdown();
+        await running.catch(() => undefined);
+      } finally {
+        await server.teardown();
+        stop.release();
+      }
     });
 
   program
     .command('worker')
-    .description('run a pgferry worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PGFERRY_TASK_QUEUE, PGFERRY_CONN_<NAME>)')
+    .description(
+      'run a pgferry worker (TEMPORAL_* client configuration, PGFERRY_TASK_QUEUE, PGFERRY_CONN_<NAME>, PGFERRY_LOG_FORMAT, PGFERRY_LOG_LEVEL)',
+    )
     .action(async () => {
+      let logger;
+      try {
+        logger = Runtime.install(loggingRuntimeOptions(logSettings())).logger;
+      } catch (error) {
+        if (error instanceof LogSettingError) throw new CliError(error.message);
+        throw error;
+      }
       const settings = temporalSettings();
       const profiles = loadConnectionProfiles();
-      const worker = await createPgferryWorker({ settings, profiles }).catch((error: unknown) => {
-        throw new CliError(
-          `cannot start the worker against Temporal at ${settings.address}: ${(error as Error).message}`,
-        );
+      const worker = await createPgferryWorker({ settings, profiles }).catch(async (error: unknown) => {
+        const reason = (await diagnoseTls(settings)) ?? (error as Error).message;
+        throw new CliError(`cannot start the worker against Temporal at ${describeEndpoint(settings)}: ${reason}`);
       });
-      say(
-        `worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
+      logger.info(
+        `worker on ${describeEndpoint(settings)}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
       );
       const running = worker.run();
       const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
-      if (signal) say(`${signal}: finishing running activities, then stopping`);
+      if (signal) logger.info(`${signal}: finishing running activities, then stopping`);
       worker.shutdown();
       await running;
     });
