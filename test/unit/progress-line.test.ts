@@ -28,6 +28,16 @@ describe('progressLine', () => {
   });
 });
 
+describe('progressLine of a chunked copy', () => {
+  test('shows chunks done of total and an ETA from the chunks left', () => {
+    const chunks = { total: 10, done: 4, attempts: 5, reworkedRows: 1_000 };
+    // Four chunks in 20 s: six left at the same pace is 30 s.
+    const line = progressLine({ ...copying, chunks }, 20_000);
+    assert.match(line, /chunks 4\/10/);
+    assert.match(line, /ETA ~30\.0s/);
+  });
+});
+
 describe('createProgressPrinter', () => {
   test('without a terminal, updates every second print a line at least every 5 s', (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
