@@ -4,8 +4,11 @@
  * table: for a replace that publish can finish by swapping tables, a logged twin of the target
  * (table-swap.ts); otherwise UNLOGGED with the source's columns. Idempotent: one target
  * transaction, re-runnable.
+ * The same transaction takes the target's lease (lease.ts): another open run holding it fails
+ * the copy as TargetBusy before anything changes; so does a source and target that are one table
+ * on one server under two profile names (InvalidCopySpec).
  */
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import type { Databases } from '../src/db/databases.js';
 import { inTransaction } from '../src/db/databases.js';
 import { readTableDefinition, type ColumnDefinition, type TableDefinition } from '../src/db/catalog.js';
@@ -15,6 +18,10 @@ import type { CopyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
 import { stagingTableFor } from './staging.js';
 import { createSwapStaging, swapBlockers } from './table-swap.js';
+import { ensureBookkeeping } from '../src/db/bookkeeping.js';
+import { isSameTable, tableIdentity } from '../src/db/server-identity.js';
+import { currentAttempt, withAttemptSession } from './attempt-fence.js';
+import { takeLease, type RunIsOpen } from './lease.js';
 
 export interface CreateStagingInput {
   source: string;
@@ -56,7 +63,7 @@ function schemaDifferences(source: TableDefinition, target: TableDefinition): st
   return differences;
 }
 
-export function makeCreateStaging(databases: Databases) {
+export function makeCreateStaging(databases: Databases, runIsOpen: RunIsOpen) {
   return async function createStaging(input: CreateStagingInput): Promise<CreateStagingResult> {
     const { sourceTable, targetTable } = input;
     if (input.source.toLowerCase() === input.target.toLowerCase() && sameTable(sourceTable, targetTable)) {
@@ -93,12 +100,17 @@ export function makeCreateStaging(databases: Databases) {
       }
     }
 
-    const { info } = Context.current();
-    const staging = stagingTableFor(input.target, targetTable, info.workflowExecution?.workflowId ?? info.activityId);
-    Context.current().heartbeat({ phase: 'createStaging' });
+    await refuseCopyOntoItself(databases, input);
+
+    const holder = currentAttempt();
+    const staging = stagingTableFor(input.target, targetTable, holder.workflowId);
     try {
-      return await databases.withClient(input.target, (client) =>
+      await databases.withClient(input.target, ensureBookkeeping);
+      return await withAttemptSession(databases, input.target, 'createStaging', (client) =>
         inTransaction(client, async () => {
+          const stale = await takeLease(client, targetTable, holder, staging, runIsOpen);
+          if (stale)
+            log.warn('took over the lease of a closed run', { workflowId: stale.workflowId, runId: stale.runId });
           const existing = await readTableDefinition(client, targetTable);
           let createdTarget = false;
           if (existing) {
@@ -142,6 +154,10 @@ export function makeCreateStaging(databases: Databases) {
                  WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)`,
             );
           }
+          // Names its run, so `pgferry gc` can tell whose staging this is even without a lease.
+          await client.query(
+            `COMMENT ON TABLE ${quoteTable(staging)} IS ${client.escapeLiteral(JSON.stringify({ pgferry: 'staging', workflowId: holder.workflowId, runId: holder.runId }))}`,
+          );
           return {
             staging,
             columns: source.columns.map((column) => column.name),
@@ -155,4 +171,28 @@ export function makeCreateStaging(databases: Databases) {
       throw toFailure(error, 'import', `creating staging for ${formatTable(targetTable)}`);
     }
   };
+}
+
+/**
+ * Refuses a copy whose source and target are one table on one server, whatever the profiles are
+ * called, before anything changes. @throws InvalidCopySpec
+ */
+async function refuseCopyOntoItself(databases: Databases, input: CreateStagingInput): Promise<void> {
+  const source = await databases
+    .withClient(input.source, (client) => tableIdentity(client, input.sourceTable))
+    .catch((error: unknown) => {
+      throw toFailure(error, 'export', 'identifying the source server');
+    });
+  const target = await databases
+    .withClient(input.target, (client) => tableIdentity(client, input.targetTable))
+    .catch((error: unknown) => {
+      throw toFailure(error, 'import', 'identifying the target server');
+    });
+  if (isSameTable(source, target)) {
+    throw failure(
+      FailureType.InvalidCopySpec,
+      `source ${input.source}:${formatTable(input.sourceTable)} and target ${input.target}:${formatTable(input.targetTable)} ` +
+        'are the same table on the same server: a copy onto itself is refused',
+    );
+  }
 }

@@ -6,7 +6,13 @@ export interface ResolvedCopySettings {
   copyTimeout: string;
   heartbeatTimeout: string;
   stallTimeoutMs: number;
+  /** Attempts of exportImport; 0 means no count, only the time budget. */
   maxAttempts: number;
+  /**
+   * How long failing attempts keep being retried beyond an activity's own timeout: enough to
+   * ride out a server restart or a failover of a minute or two.
+   */
+  retryWindowMs: number;
   format: CopyFormat;
   verify: VerifyMode;
 }
@@ -20,13 +26,17 @@ export function durationMs(value: string | number): number {
   return Number(match[1]) * unit;
 }
 
+/** Ten minutes: a restart or failover of the source or target is ridden out, not reported. */
+export const DEFAULT_RETRY_WINDOW_MS = 10 * 60_000;
+
 export function resolveCopyDefaults(input: CopyTableInput): ResolvedCopySettings {
   const timeouts = input.timeouts ?? {};
   return {
     copyTimeout: timeouts.copyTimeout ?? '2h',
     heartbeatTimeout: timeouts.heartbeatTimeout ?? '30s',
     stallTimeoutMs: durationMs(timeouts.stallTimeout ?? '60s'),
-    maxAttempts: timeouts.maxAttempts ?? 5,
+    maxAttempts: timeouts.maxAttempts ?? 0,
+    retryWindowMs: DEFAULT_RETRY_WINDOW_MS,
     format: input.format ?? 'binary',
     verify: input.verify ?? 'count',
   };
