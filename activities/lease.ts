@@ -45,9 +45,9 @@ function leaseOf(row: LeaseRow): Lease {
   };
 }
 
-/** The lease key of a target table: its name in PostgreSQL's quoted form. */
+/** The lease key of a target table: its name as PostgreSQL prints it (quoted only where needed). */
 export function leaseKey(table: TableRef): string {
-  return quoteTable(table);
+  return formatTable(table);
 }
 
 /**

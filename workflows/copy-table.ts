@@ -37,7 +37,6 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '30s',
-    maximumAttempts: 0,
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   };
   const copyBudgetMs = durationMs(settings.copyTimeout) + settings.retryWindowMs;
@@ -67,7 +66,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     startToCloseTimeout: settings.copyTimeout,
     heartbeatTimeout: settings.heartbeatTimeout,
     scheduleToCloseTimeout: copyBudgetMs,
-    retry: { ...retry, maximumAttempts: settings.maxAttempts },
+    retry: { ...retry, ...(settings.maxAttempts ? { maximumAttempts: settings.maxAttempts } : {}) },
   });
   // Cleanup that cannot reach the target keeps trying for the retry window; after that the
   // lease still names the staging table, and the next copy of the table (or `pgferry gc`) drops it.

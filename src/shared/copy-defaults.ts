@@ -6,8 +6,8 @@ export interface ResolvedCopySettings {
   copyTimeout: string;
   heartbeatTimeout: string;
   stallTimeoutMs: number;
-  /** Attempts of exportImport; 0 means no count, only the time budget. */
-  maxAttempts: number;
+  /** Attempts of exportImport; undefined: no count, only the time budget. */
+  maxAttempts?: number;
   /**
    * How long failing attempts keep being retried beyond an activity's own timeout: enough to
    * ride out a server restart or a failover of a minute or two.
@@ -35,7 +35,7 @@ export function resolveCopyDefaults(input: CopyTableInput): ResolvedCopySettings
     copyTimeout: timeouts.copyTimeout ?? '2h',
     heartbeatTimeout: timeouts.heartbeatTimeout ?? '30s',
     stallTimeoutMs: durationMs(timeouts.stallTimeout ?? '60s'),
-    maxAttempts: timeouts.maxAttempts ?? 0,
+    maxAttempts: timeouts.maxAttempts,
     retryWindowMs: DEFAULT_RETRY_WINDOW_MS,
     format: input.format ?? 'binary',
     verify: input.verify ?? 'count',
