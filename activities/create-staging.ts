@@ -18,7 +18,7 @@ import type { CopyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
 import { stagingTableFor } from './staging.js';
 import { createSwapStaging, swapBlockers } from './table-swap.js';
-import { ensureBookkeeping } from '../src/db/bookkeeping.js';
+import { createSchemaIfMissing, ensureBookkeeping } from '../src/db/bookkeeping.js';
 import { isSameTable, tableIdentity } from '../src/db/server-identity.js';
 import { currentAttempt, withAttemptSession } from './attempt-fence.js';
 import { takeLease, type RunIsOpen } from './lease.js';
@@ -129,7 +129,7 @@ export function makeCreateStaging(databases: Databases, runIsOpen: RunIsOpen) {
               );
             }
           } else {
-            await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(targetTable.schema)}`);
+            await createSchemaIfMissing(client, targetTable.schema);
             const key = source.primaryKey.length
               ? [`PRIMARY KEY (${source.primaryKey.map(quoteIdent).join(', ')})`]
               : [];

@@ -88,3 +88,12 @@ export async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
 function quoteName(name: string): string {
   return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
+
+/**
+ * CREATE SCHEMA only when the schema is missing: IF NOT EXISTS alone still needs CREATE on the
+ * database, which a role that owns an existing schema usually lacks.
+ */
+export async function createSchemaIfMissing(client: pg.ClientBase, schema: string): Promise<void> {
+  const { rows } = await client.query('SELECT FROM pg_namespace WHERE nspname = $1', [schema]);
+  if (rows.length === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${client.escapeIdentifier(schema)}`);
+}
