@@ -9,12 +9,12 @@
 import type pg from 'pg';
 import type { Databases } from '../db/databases.js';
 import { inTransaction } from '../db/databases.js';
-import { quoteTable, type TableRef } from '../shared/table-name.js';
+import { formatTable, quoteTable, type TableRef } from '../shared/table-name.js';
 import { fenceBackends, runBackends } from '../../activities/attempt-fence.js';
 import { listLeases, type RunIsOpen } from '../../activities/lease.js';
 
 export interface GarbageItem {
-  /** Staging table, quoted as PostgreSQL prints it. */
+  /** Staging table as a person reads it (`schema.table`, quoted only where needed). */
   staging: string;
   workflowId?: string;
   runId?: string;
@@ -90,15 +90,15 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
   const { databases, target, runIsOpen, dryRun } = options;
   return databases.withClient(target, async (client) => {
     const leases = (await hasLeaseTable(client)) ? await listLeases(client) : [];
-    const byStaging = new Map(leases.map((lease) => [quoteTable(lease.staging), lease]));
+    const byStaging = new Map(leases.map((lease) => [formatTable(lease.staging), lease]));
     const candidates = new Map<string, { staging: TableRef; holder?: { workflowId: string; runId: string } }>();
     for (const lease of leases) {
-      candidates.set(quoteTable(lease.staging), { staging: lease.staging, holder: lease });
+      candidates.set(formatTable(lease.staging), { staging: lease.staging, holder: lease });
     }
     for (const row of await stagingTables(client)) {
       const staging = { schema: row.schema, table: row.table };
-      if (!candidates.has(quoteTable(staging)))
-        candidates.set(quoteTable(staging), { staging, holder: attribution(row.comment) });
+      if (!candidates.has(formatTable(staging)))
+        candidates.set(formatTable(staging), { staging, holder: attribution(row.comment) });
     }
     const items: GarbageItem[] = [];
     for (const [name, { staging, holder }] of candidates) {
