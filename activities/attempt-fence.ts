@@ -37,13 +37,15 @@ export function attemptApplicationName(role: string): string {
 }
 
 /**
- * Terminates every other backend whose application_name matches `pattern` (a LIKE pattern).
- * Same-role backends need no privilege; returns how many were signalled.
+ * Terminates every other backend whose application_name matches `pattern` (a LIKE pattern) and
+ * that this role may signal (its own role's, or any with pg_signal_backend): a backend of another
+ * role would make pg_terminate_backend raise 42501. Returns how many were signalled.
  */
 export async function fenceBackends(client: pg.ClientBase, pattern: string): Promise<number> {
   const result = await client.query(
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-      WHERE application_name LIKE $1 AND pid <> pg_backend_pid()`,
+      WHERE application_name LIKE $1 AND pid <> pg_backend_pid()
+        AND (pg_has_role(usesysid, 'USAGE') OR pg_has_role('pg_signal_backend', 'USAGE'))`,
     [pattern],
   );
   return result.rowCount ?? 0;
