@@ -204,7 +204,18 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         phase('cleanup', `dropping ${formatTable(toDrop)}`, () =>
           dropStaging({ target: input.target, staging: toDrop, targetTable }),
         ),
-      ).catch((cleanupError: unknown) => log.error('could not drop staging', { error: String(cleanupError) }));
+      ).catch((cleanupError: unknown) => {
+        // Retried for the whole retry window: the target stayed unreachable. Its lease still
+        // names the staging table, so the next copy of this table (or `pgferry gc`) drops it.
+        const left = `${input.target}:${formatTable(toDrop)}`;
+        log.error('could not drop staging', { staging: left, error: String(cleanupError) });
+        setCurrentDetails(
+          `**${summary}**
+
+staging ${left} was left behind (target unreachable); ` +
+            `the next copy of this table or \`pgferry gc --target ${input.target}\` drops it`,
+        );
+      });
     }
     throw error;
   }
