@@ -8,17 +8,25 @@ import { makeCreateStaging } from './create-staging.js';
 import { makeExportImport } from './export-import.js';
 import { makeVerifyCounts } from './verify-counts.js';
 import { makePublish } from './publish.js';
+import type { RunIsOpen } from './lease.js';
+import { temporalRunIsOpen } from './run-status.js';
+import { Context } from '@temporalio/activity';
 
 export interface ActivityDependencies {
   databases: Databases;
   /** Absolute path of psql; undefined makes exportImport fail as PsqlNotFound. */
   psqlPath: string | undefined;
+  /**
+   * Whether a workflow run is still open, for leases; default: asks Temporal through the
+   * running activity's client.
+   */
+  runIsOpen?: RunIsOpen;
 }
 
-export function createActivities({ databases, psqlPath }: ActivityDependencies) {
+export function createActivities({ databases, psqlPath, runIsOpen }: ActivityDependencies) {
   const { publish, dropStaging } = makePublish(databases);
   return {
-    createStaging: makeCreateStaging(databases),
+    createStaging: makeCreateStaging(databases, runIsOpen ?? temporalRunIsOpen(() => Context.current().client)),
     exportImport: makeExportImport(databases, psqlPath),
     verifyCounts: makeVerifyCounts(databases),
     publish,
@@ -32,3 +40,4 @@ export type { CreateStagingInput, CreateStagingResult } from './create-staging.j
 export type { ExportImportInput, ExportImportResult, ExportImportHeartbeat } from './export-import.js';
 export type { VerifyCountsInput, VerifyCountsResult } from './verify-counts.js';
 export type { PublishInput, PublishResult, DropStagingInput } from './publish.js';
+export type { RunIsOpen } from './lease.js';

@@ -22,6 +22,8 @@ export interface CopyOutcome {
   bytes?: number;
   durationMs?: number;
   failure?: FailureSummary;
+  /** A cancel arrived once publish had begun: too late, the rows were published (status COMPLETED). */
+  cancelRequestedDuringPublish?: boolean;
 }
 
 export interface AttemptSummary {
@@ -66,6 +68,9 @@ export async function awaitRun<R extends object>(
     ...(result && 'rows' in result ? { rows: result.rows as number, bytes: (result as { bytes?: number }).bytes } : {}),
     durationMs,
     ...(failure ? { failure } : {}),
+    ...(result && 'cancelRequestedDuringPublish' in result && result.cancelRequestedDuringPublish
+      ? { cancelRequestedDuringPublish: true }
+      : {}),
   };
   return { outcome, result };
 }

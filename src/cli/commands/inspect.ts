@@ -35,7 +35,7 @@ export function registerInspectCommands(program: Command): void {
         const description = await handle.describe();
         const running = description.status.name === 'RUNNING';
         const progress = running ? await liveProgress(handle) : undefined;
-        let result: { rows?: number; bytes?: number } | undefined;
+        let result: { rows?: number; bytes?: number; cancelRequestedDuringPublish?: boolean } | undefined;
         let failure: { type: string; message: string } | undefined;
         if (!running) {
           try {
@@ -56,6 +56,7 @@ export function registerInspectCommands(program: Command): void {
           closeTime: description.closeTime?.toISOString(),
           attempts: await failedAttempts(client, workflowId, description.runId),
           ...(failure ? { failure } : {}),
+          ...(result?.cancelRequestedDuringPublish ? { cancelRequestedDuringPublish: true, published: true } : {}),
         };
         if (flags.json) {
           console.log(JSON.stringify(status));
@@ -71,6 +72,9 @@ export function registerInspectCommands(program: Command): void {
           );
         }
         if (failure) console.log(`  failed: ${failure.type}: ${failure.message}`);
+        if (status.cancelRequestedDuringPublish) {
+          console.log('  a cancel arrived after publish had begun: too late, the rows were published');
+        }
       }),
     );
 
