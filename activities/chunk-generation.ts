@@ -9,6 +9,7 @@ import { inTransaction } from '../src/db/databases.js';
 import { ensureLedger, forgetCopy, ledgerKey, startGeneration } from '../src/db/chunk-ledger.js';
 import { quoteTable, type TableRef } from '../src/shared/table-name.js';
 import { toFailure } from './failures.js';
+import { chunkSessions } from './copy-chunk.js';
 
 export interface StartChunkGenerationInput {
   target: string;
@@ -31,8 +32,9 @@ export function makeChunkGeneration(databases: Databases) {
         // transaction while it waits on their staging lock.
         await client.query(
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-            WHERE application_name LIKE $1 AND application_name NOT LIKE $2 AND pid <> pg_backend_pid()`,
-          [`pgferry/${key.slice(0, 12)}/g%`, `pgferry/${key.slice(0, 12)}/g${input.generation}c%`],
+            WHERE application_name LIKE $1 AND application_name NOT LIKE $2 AND pid <> pg_backend_pid()
+              AND (pg_has_role(usesysid, 'USAGE') OR pg_has_role('pg_signal_backend', 'USAGE'))`,
+          [`${chunkSessions(input.copyId)}%`, `${chunkSessions(input.copyId, input.generation)}%`],
         );
         await inTransaction(client, async () => {
           await ensureLedger(client);

@@ -28,6 +28,7 @@ import { describeRange, type PlannedChunk } from '../src/shared/chunk-spec.js';
 import type { CopyFormat, VerifyMode } from '../src/shared/copy-spec.js';
 import type { TableRef } from '../src/shared/table-name.js';
 import { failure, toFailure } from './failures.js';
+import { fenceBackends, runTag, workflowTag } from './attempt-fence.js';
 import { rowDigestQuery } from './row-digest.js';
 
 export interface CopyChunkInput {
@@ -69,6 +70,19 @@ export interface CopyChunkHeartbeat {
 
 const HEARTBEAT_INTERVAL_MS = 2_000;
 
+/**
+ * The application_name prefix of a chunk's sessions, under the copy's own workflow and run tags
+ * (attempt-fence.ts), so what fences the copy's backends (cleanup, gc, a lease takeover) fences
+ * its chunks too: `pgferry/<workflow>/<run>/g<generation>c<chunk>`; without `chunk`, every
+ * chunk of the generation (`...c`), without `generation` every chunk of the run (`.../g`).
+ */
+export function chunkSessions(copyId: string, generation?: number, chunk?: number): string {
+  const slash = copyId.lastIndexOf('/');
+  const prefix = `pgferry/${workflowTag(copyId.slice(0, slash))}/${runTag(copyId.slice(slash + 1))}/g`;
+  if (generation === undefined) return prefix;
+  return `${prefix}${generation}c${chunk ?? ''}`;
+}
+
 export function makeCopyChunk(databases: Databases, psqlPath: string | undefined) {
   return async function copyChunk(input: CopyChunkInput): Promise<CopyChunkResult> {
     const context = Context.current();
@@ -99,15 +113,10 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
     const done = await ledger();
     if (done) return skipped(done);
 
-    const chunkTag = `pgferry/${key.slice(0, 12)}/g${input.generation}c${n}`;
+    const chunkTag = chunkSessions(input.copyId, input.generation, n);
     const appName = (side: string) => `${chunkTag}/a${info.attempt}/${side}`;
     await databases
-      .withClient(input.target, (client) =>
-        client.query(
-          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid()`,
-          [`${chunkTag}/%`],
-        ),
-      )
+      .withClient(input.target, (client) => fenceBackends(client, `${chunkTag}/%`))
       .catch((error: unknown) => {
         throw toFailure(error, 'import', 'connecting to the target');
       });

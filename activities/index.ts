@@ -12,17 +12,25 @@ import { makePlanChunks } from './plan-chunks.js';
 import { makeHoldSnapshot } from './hold-snapshot.js';
 import { makeCopyChunk } from './copy-chunk.js';
 import { makeChunkGeneration } from './chunk-generation.js';
+import type { RunIsOpen } from './lease.js';
+import { temporalRunIsOpen } from './run-status.js';
+import { Context } from '@temporalio/activity';
 
 export interface ActivityDependencies {
   databases: Databases;
   /** Absolute path of psql; undefined makes exportImport fail as PsqlNotFound. */
   psqlPath: string | undefined;
+  /**
+   * Whether a workflow run is still open, for leases; default: asks Temporal through the
+   * running activity's client.
+   */
+  runIsOpen?: RunIsOpen;
 }
 
-export function createActivities({ databases, psqlPath }: ActivityDependencies) {
+export function createActivities({ databases, psqlPath, runIsOpen }: ActivityDependencies) {
   const { publish, dropStaging } = makePublish(databases);
   return {
-    createStaging: makeCreateStaging(databases),
+    createStaging: makeCreateStaging(databases, runIsOpen ?? temporalRunIsOpen(() => Context.current().client)),
     exportImport: makeExportImport(databases, psqlPath),
     verifyCounts: makeVerifyCounts(databases),
     publish,
@@ -42,3 +50,4 @@ export type { VerifyCountsInput, VerifyCountsResult } from './verify-counts.js';
 export type { PublishInput, PublishResult, DropStagingInput } from './publish.js';
 export type { PlanChunksInput, PlanChunksResult } from './plan-chunks.js';
 export type { CopyChunkInput, CopyChunkResult, CopyChunkHeartbeat } from './copy-chunk.js';
+export type { RunIsOpen } from './lease.js';

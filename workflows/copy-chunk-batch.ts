@@ -19,7 +19,9 @@ export interface ChunkBatchInput {
   jobs: number;
   copyTimeout: string;
   heartbeatTimeout: string;
-  maxAttempts: number;
+  maxAttempts?: number;
+  /** How long a chunk is retried, from its first attempt (schedule-to-close). */
+  budgetMs: number;
   /** The task queue of the pipes, when the workers keep one (PGFERRY_MAX_PIPES). */
   pipeTaskQueue?: string;
 }
@@ -68,11 +70,12 @@ export async function copyChunkBatch(input: ChunkBatchInput): Promise<ChunkBatch
     allowEagerDispatch: false,
     startToCloseTimeout: input.copyTimeout,
     heartbeatTimeout: input.heartbeatTimeout,
+    scheduleToCloseTimeout: input.budgetMs,
     retry: {
       initialInterval: '1s',
       backoffCoefficient: 2,
-      maximumInterval: '1m',
-      maximumAttempts: input.maxAttempts,
+      maximumInterval: '30s',
+      ...(input.maxAttempts ? { maximumAttempts: input.maxAttempts } : {}),
       // A lost snapshot is the copy's to answer (a new generation), not a retry's.
       nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES, FailureType.SnapshotLost],
     },

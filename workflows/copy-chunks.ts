@@ -44,7 +44,9 @@ export interface ChunkedCopyInput {
   jobs: number;
   copyTimeout: string;
   heartbeatTimeout: string;
-  maxAttempts: number;
+  /** Cap on a chunk's attempts; without one, retried until `budgetMs` from its first attempt. */
+  maxAttempts?: number;
+  budgetMs: number;
   pipeTaskQueue?: string;
   /** The first generation to use: a re-copy after a count mismatch starts after the last. */
   firstGeneration: number;
@@ -151,7 +153,8 @@ export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopy
                 jobs: input.jobs,
                 copyTimeout: input.copyTimeout,
                 heartbeatTimeout: input.heartbeatTimeout,
-                maxAttempts: input.maxAttempts,
+                ...(input.maxAttempts ? { maxAttempts: input.maxAttempts } : {}),
+                budgetMs: input.budgetMs,
                 ...(input.pipeTaskQueue ? { pipeTaskQueue: input.pipeTaskQueue } : {}),
               },
             ],

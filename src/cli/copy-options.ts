@@ -42,7 +42,11 @@ export function addCopyFlags(command: Command): Command {
     .option('--copy-timeout <duration>', 'start-to-close of the data copy, e.g. 2h', undefined)
     .option('--heartbeat-timeout <duration>', 'heartbeat timeout of the data copy, e.g. 30s', undefined)
     .option('--stall-timeout <duration>', 'fail the attempt when no bytes move for this long, e.g. 60s', undefined)
-    .option('--max-attempts <n>', 'attempts of the data copy before the run fails', undefined)
+    .option(
+      '--max-attempts <n>',
+      'cap on attempts of the data copy (default: no cap; retried until the copy timeout plus a 10-minute retry window)',
+      undefined,
+    )
     .option(
       '--chunk-rows <n>',
       'copy a table with more rows than this in chunks of this many rows (default: chunks of about 1 GiB of heap)',

@@ -25,6 +25,8 @@ export interface CopyOutcome {
   /** A chunked copy's chunks (DESIGN.md, "Chunked copy"). */
   chunks?: ChunkStats;
   failure?: FailureSummary;
+  /** A cancel arrived once publish had begun: too late, the rows were published (status COMPLETED). */
+  cancelRequestedDuringPublish?: boolean;
 }
 
 export interface AttemptSummary {
@@ -70,6 +72,9 @@ export async function awaitRun<R extends object>(
     durationMs,
     ...(result && 'chunks' in result && result.chunks ? { chunks: result.chunks as ChunkStats } : {}),
     ...(failure ? { failure } : {}),
+    ...(result && 'cancelRequestedDuringPublish' in result && result.cancelRequestedDuringPublish
+      ? { cancelRequestedDuringPublish: true }
+      : {}),
   };
   return { outcome, result };
 }

@@ -36,11 +36,12 @@ export function registerInspectCommands(program: Command): void {
         const description = await handle.describe();
         const running = description.status.name === 'RUNNING';
         const progress = running ? await liveProgress(handle) : undefined;
-        let result: { rows?: number; bytes?: number; chunks?: ChunkStats } | undefined;
+        let result:
+          { rows?: number; bytes?: number; chunks?: ChunkStats; cancelRequestedDuringPublish?: boolean } | undefined;
         let failure: { type: string; message: string } | undefined;
         if (!running) {
           try {
-            result = (await handle.result()) as { rows: number; bytes: number; chunks?: ChunkStats };
+            result = (await handle.result()) as NonNullable<typeof result>;
           } catch (error) {
             failure = namedFailure(error);
           }
@@ -59,6 +60,7 @@ export function registerInspectCommands(program: Command): void {
           attempts: await failedAttempts(client, workflowId, description.runId),
           ...(chunks ? { chunks } : {}),
           ...(failure ? { failure } : {}),
+          ...(result?.cancelRequestedDuringPublish ? { cancelRequestedDuringPublish: true, published: true } : {}),
         };
         if (flags.json) {
           console.log(JSON.stringify(status));
@@ -80,6 +82,9 @@ export function registerInspectCommands(program: Command): void {
           );
         }
         if (failure) console.log(`  failed: ${failure.type}: ${failure.message}`);
+        if (status.cancelRequestedDuringPublish) {
+          console.log('  a cancel arrived after publish had begun: too late, the rows were published');
+        }
       }),
     );
 
