@@ -15,6 +15,7 @@ import {
   createCopyHarness,
   makeTable,
   parseJson,
+  rowsSql,
   tableDigestOf,
   waitFor,
   type CliResult,
@@ -181,6 +182,41 @@ describe('chunked copy (issue 14)', { timeout: 1_800_000 }, () => {
       histories.some(({ id }) => id.startsWith(`${outcome.workflowId}/chunks/2/`)),
       'generation 2 ran',
     );
+  });
+
+  test('a partitioned source is chunked per leaf partition, verified by checksum, and copied exactly', async () => {
+    const ref = table('parted_orders');
+    await query(
+      h.sourceUrl,
+      `DROP TABLE IF EXISTS public.parted_orders;
+       CREATE TABLE public.parted_orders (id bigint NOT NULL, label text NOT NULL, amount numeric(12,2))
+         PARTITION BY RANGE (id);
+       CREATE TABLE public.parted_orders_1 PARTITION OF public.parted_orders FOR VALUES FROM (1) TO (100001);
+       CREATE TABLE public.parted_orders_2 PARTITION OF public.parted_orders FOR VALUES FROM (100001) TO (200001);
+       CREATE TABLE public.parted_orders_3 PARTITION OF public.parted_orders FOR VALUES FROM (200001) TO (MAXVALUE);
+       INSERT INTO public.parted_orders ${rowsSql(1, 300_000, 'parted')};
+       ANALYZE public.parted_orders;`,
+    );
+    const outcome = assertCompleted(
+      await copy('public.parted_orders', '--chunk-rows', '25000', '--verify', 'checksum').done,
+    );
+
+    assert.equal(outcome.rows, 300_000);
+    // Four chunks of about 25,000 rows in each of the three leaves.
+    assert.ok(outcome.chunks!.total >= 12 && outcome.chunks!.total <= 15, JSON.stringify(outcome.chunks));
+    assert.deepEqual(await tableDigestOf(h.targetUrl, ref), await tableDigestOf(h.sourceUrl, ref));
+  });
+
+  test('--consistency chunk copies by key ranges with a checksum per chunk', async () => {
+    const ref = table('keyed_orders');
+    await makeTable(h.sourceUrl, ref, { to: 100_000 });
+    const outcome = assertCompleted(
+      await copy('public.keyed_orders', '--consistency', 'chunk', '--chunk-rows', '10000', '--verify', 'checksum').done,
+    );
+    assert.equal(outcome.rows, 100_000);
+    // Bounds every 10,000 keys, the last range open: 11 chunks, the last one empty.
+    assert.equal(outcome.chunks!.total, 11);
+    assert.deepEqual(await tableDigestOf(h.targetUrl, ref), await tableDigestOf(h.sourceUrl, ref));
   });
 
   test('--consistency chunk on a table without a usable key is refused before anything starts', async () => {
