@@ -12,6 +12,7 @@ import { makePlanChunks } from './plan-chunks.js';
 import { makeHoldSnapshot } from './hold-snapshot.js';
 import { makeCopyChunk } from './copy-chunk.js';
 import { makeChunkGeneration } from './chunk-generation.js';
+import { makeVerifyChunks } from './verify-chunks.js';
 import type { RunIsOpen } from './lease.js';
 import { temporalRunIsOpen } from './run-status.js';
 import { Context } from '@temporalio/activity';
@@ -38,6 +39,7 @@ export function createActivities({ databases, psqlPath, runIsOpen }: ActivityDep
     planChunks: makePlanChunks(databases),
     holdSnapshot: makeHoldSnapshot(databases),
     copyChunk: makeCopyChunk(databases, psqlPath),
+    verifyChunks: makeVerifyChunks(databases),
     ...makeChunkGeneration(databases),
   };
 }
@@ -50,4 +52,5 @@ export type { VerifyCountsInput, VerifyCountsResult } from './verify-counts.js';
 export type { PublishInput, PublishResult, DropStagingInput } from './publish.js';
 export type { PlanChunksInput, PlanChunksResult } from './plan-chunks.js';
 export type { CopyChunkInput, CopyChunkResult, CopyChunkHeartbeat } from './copy-chunk.js';
+export type { VerifyChunksInput, ChunkMismatch } from './verify-chunks.js';
 export type { RunIsOpen } from './lease.js';

@@ -22,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, ExportImportResult, PlanChunksResult } from '../activities/index.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../src/shared/failure-types.js';
-import { chunkBatchWorkflowId, type ChunkStats } from '../src/shared/chunk-spec.js';
+import { chunkBatchWorkflowId, describeRange, type ChunkStats } from '../src/shared/chunk-spec.js';
 import { snapshotReadySignal } from '../src/shared/chunk-signals.js';
 import type { CopyFormat, VerifyMode } from '../src/shared/copy-spec.js';
 import type { TableRef } from '../src/shared/table-name.js';
@@ -70,6 +70,35 @@ function permanent(error: unknown): boolean {
   return (
     error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable === true
   );
+}
+
+/** Fails as CountMismatch naming every chunk whose staged rows differ from its export. */
+async function verifyEachChunk(input: ChunkedCopyInput, copyId: string, generation: number): Promise<void> {
+  const { verifyChunks } = proxyActivities<Activities>({
+    startToCloseTimeout: input.copyTimeout,
+    retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] },
+  });
+  const mismatches = await verifyChunks({
+    target: input.target,
+    copyId,
+    generation,
+    staging: input.staging,
+    columns: input.columns,
+  });
+  if (mismatches.length === 0) return;
+  const ranges = new Map(input.plan.chunks.map((chunk) => [chunk.n, describeRange(chunk.range)]));
+  const named = mismatches.map(
+    (mismatch) =>
+      `chunk ${mismatch.chunk} (${ranges.get(mismatch.chunk)}): exported ${mismatch.exportedRows}, ` +
+      `imported ${mismatch.ledgerRows}, staged ${mismatch.stagedRows}, ` +
+      `digest ${mismatch.stagedDigest} staged vs ${mismatch.ledgerDigest} exported`,
+  );
+  throw ApplicationFailure.create({
+    type: FailureType.CountMismatch,
+    nonRetryable: true,
+    message: `row digests differ in ${mismatches.length} chunk(s): ${named.slice(0, 3).join('; ')}`,
+    details: [mismatches],
+  });
 }
 
 export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopyResult> {
@@ -170,6 +199,7 @@ export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopy
         input.onProgress(stats(), totals);
       }
       holderScope.cancel();
+      if (input.verify === 'checksum') await verifyEachChunk(input, copyId, generation);
       await forgetChunks({ target: input.target, copyId });
       const chunks = stats();
       return {

@@ -72,6 +72,7 @@ function stubActivities(mismatches: number, calls: Call[]): Activities {
     copyChunk: () => Promise.reject(new Error('not a chunked copy')),
     startChunkGeneration: () => Promise.reject(new Error('not a chunked copy')),
     forgetChunks: () => Promise.reject(new Error('not a chunked copy')),
+    verifyChunks: () => Promise.reject(new Error('not a chunked copy')),
   };
   return stubs;
 }
