@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import { resolveProfile, type ConnectionProfile, type ConnectionProfiles } from '../config/connections.js';
+import { poolConnectionConfig } from '../config/libpq-conninfo.js';
 
 /** Session settings pinned for every pgferry connection (DESIGN.md invariant 6). */
 const PINNED_OPTIONS = '-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c client_encoding=UTF8';
@@ -26,12 +27,11 @@ export class Databases {
     let pool = this.pools.get(profile.name);
     if (!pool) {
       pool = new pg.Pool({
-        connectionString: profile.url,
-        options: PINNED_OPTIONS,
+        connectionTimeoutMillis: 15_000,
+        ...poolConnectionConfig(profile.url, PINNED_OPTIONS),
         application_name: 'pgferry',
         max: 4,
         idleTimeoutMillis: 10_000,
-        connectionTimeoutMillis: 15_000,
       });
       // An idle client that loses its server must not crash the worker.
       pool.on('error', (error) => this.onPoolError(profile.name, error));
@@ -58,10 +58,9 @@ export class Databases {
   /** A dedicated client outside the pool, for long transactions such as a held snapshot. */
   async connect(name: string, applicationName: string): Promise<pg.Client> {
     const client = new pg.Client({
-      connectionString: this.profile(name).url,
-      options: PINNED_OPTIONS,
-      application_name: applicationName,
       connectionTimeoutMillis: 15_000,
+      ...poolConnectionConfig(this.profile(name).url, PINNED_OPTIONS),
+      application_name: applicationName,
     });
     client.on('error', () => undefined);
     await client.connect();

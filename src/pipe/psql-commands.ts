@@ -5,6 +5,7 @@
  * worker's environment (which holds every profile's URL).
  */
 import { libpqEnvironment, type ConnectionProfile } from '../config/connections.js';
+import { psqlConninfo } from '../config/libpq-conninfo.js';
 import type { CopyFormat } from '../shared/copy-spec.js';
 import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
 
@@ -33,6 +34,15 @@ export function psqlEnvironment(profile: ConnectionProfile, applicationName: str
     PGOPTIONS: PINNED_SETTINGS,
     PGCLIENTENCODING: 'UTF8',
   };
+}
+
+/**
+ * The profile's own libpq URI, password removed, as psql's dbname: every libpq option the user
+ * wrote reaches psql, and `options` carries the pinned settings after the user's
+ * (libpq-conninfo.ts). It overrides the PG* variables, which stay for the password.
+ */
+function connectArgs(profile: ConnectionProfile): string[] {
+  return ['-d', psqlConninfo(profile.url, PINNED_SETTINGS)];
 }
 
 function columnList(columns: readonly string[]): string {
@@ -86,7 +96,7 @@ export function exportCommand(options: ExportCommandOptions): PsqlCommand {
     ].join('\n');
   }
   return {
-    args: [...COMMON_ARGS, '-o', options.tagsFile],
+    args: [...COMMON_ARGS, ...connectArgs(options.profile), '-o', options.tagsFile],
     script,
     env: psqlEnvironment(options.profile, options.applicationName),
   };
@@ -116,6 +126,7 @@ export function importCommand(options: ImportCommandOptions): PsqlCommand {
   return {
     args: [
       ...COMMON_ARGS,
+      ...connectArgs(options.profile),
       '-c',
       'BEGIN',
       '-c',
