@@ -19,6 +19,7 @@ import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../src/shared/failure-
 import { formatBytes, formatCount } from '../src/shared/format.js';
 import { formatTable, type TableRef } from '../src/shared/table-name.js';
 import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js';
+import { pipeTaskQueue } from '../src/shared/task-queues.js';
 
 /** Live progress of a copy, for `pgferry status` and `copy --wait`. */
 export const progressQuery = defineQuery<CopyProgress>('progress');
@@ -45,7 +46,9 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     startToCloseTimeout: settings.copyTimeout,
     retry: { ...retry, maximumAttempts: 5 },
   });
+  // Pipes run on their own queue, where each worker takes at most PGFERRY_MAX_PIPES at once.
   const { exportImport } = proxyActivities<Activities>({
+    taskQueue: pipeTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: settings.copyTimeout,
     heartbeatTimeout: settings.heartbeatTimeout,
     retry: { ...retry, maximumAttempts: settings.maxAttempts },

@@ -6,6 +6,7 @@ import { runDemo } from '../../dev/demo.js';
 import { createPgferryWorker } from '../../worker/create-worker.js';
 import { temporalSettings } from '../../config/environment.js';
 import { loadConnectionProfiles } from '../../config/connections.js';
+import { workerSettings, WorkerSettingsError, type WorkerSettings } from '../../config/worker-settings.js';
 import { formatBytes, formatCount, formatDuration } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
 
@@ -22,6 +23,16 @@ function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/** The PGFERRY_* worker settings, or a one-line error naming the variable. */
+function readWorkerSettings(): WorkerSettings {
+  try {
+    return workerSettings();
+  } catch (error) {
+    if (error instanceof WorkerSettingsError) throw new CliError(error.message);
+    throw error;
+  }
 }
 
 function port(value: string): number {
@@ -63,13 +74,15 @@ export function registerServerCommands(program: Command): void {
     .action(async () => {
       const settings = temporalSettings();
       const profiles = loadConnectionProfiles();
-      const worker = await createPgferryWorker({ settings, profiles }).catch((error: unknown) => {
+      const ops = readWorkerSettings();
+      const worker = await createPgferryWorker({ settings, profiles, workerSettings: ops }).catch((error: unknown) => {
         throw new CliError(
           `cannot start the worker against Temporal at ${settings.address}: ${(error as Error).message}`,
         );
       });
       say(
-        `worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
+        `worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, ` +
+          `at most ${ops.maxPipes} pipes, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
       );
       const running = worker.run();
       const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
