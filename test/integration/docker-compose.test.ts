@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { createPgCluster, type PgCluster } from '../../src/dev/pg-cluster.js';
 import { PGFERRY_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
+import { durationMs } from '../../src/shared/copy-defaults.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,6 +25,7 @@ interface ComposeService {
   entrypoint?: string[];
   command?: string[];
   user?: string;
+  stop_grace_period?: string;
 }
 interface ComposeConfig {
   services: Record<string, ComposeService>;
@@ -146,6 +148,13 @@ describe('docker-compose.yml', { timeout: 60_000 }, () => {
       { value: unknown }[]
     >;
     assert.deepEqual(settings['system.enableActivityEagerExecution']?.[0]?.value, true);
+  });
+
+  test("the worker's stop grace leaves room after PGFERRY_SHUTDOWN_GRACE for cancelling pipes", () => {
+    const worker = service(config, 'worker');
+    const grace = durationMs(worker.environment?.PGFERRY_SHUTDOWN_GRACE ?? '');
+    const stop = durationMs(worker.stop_grace_period ?? '');
+    assert.ok(stop >= grace + 5_000, `stop_grace_period ${worker.stop_grace_period} vs grace ${grace} ms`);
   });
 
   test('Temporal images are pinned to a 1.2x server and a fixed UI tag', () => {

@@ -12,12 +12,18 @@ import { CliError } from '../cli-error.js';
 
 const say = (message: string) => console.error(`pgferry: ${message}`);
 
-/** Resolves on the first Ctrl-C or SIGTERM. */
+/**
+ * Resolves on the first Ctrl-C or SIGTERM, and keeps listening after it: while psql children
+ * run, execa's exit hook (signal-exit) also listens, and a signal it finds no other listener for
+ * it re-raises after killing the children, so the worker would die at once instead of finishing
+ * its pipes within PGFERRY_SHUTDOWN_GRACE. A repeated signal only says that shutdown is under way.
+ */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
+    let received: NodeJS.Signals | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      if (received) say(`${signal}: already stopping (SIGKILL stops at once)`);
+      received ??= signal;
       resolve(signal);
     };
     process.on('SIGINT', onSignal);
