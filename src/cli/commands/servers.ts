@@ -4,6 +4,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevServer } from '../../dev/dev-server.js';
 import { runDemo } from '../../dev/demo.js';
 import { createPgferryWorker } from '../../worker/create-worker.js';
+import { installMetricsRuntime } from '../../worker/telemetry.js';
 import { temporalSettings } from '../../config/environment.js';
 import { loadConnectionProfiles } from '../../config/connections.js';
 import { workerSettings, WorkerSettingsError, type WorkerSettings } from '../../config/worker-settings.js';
@@ -81,6 +82,7 @@ export function registerServerCommands(program: Command): void {
       const settings = temporalSettings();
       const profiles = loadConnectionProfiles();
       const ops = readWorkerSettings();
+      installMetricsRuntime(ops.metricsAddress);
       const worker = await createPgferryWorker({ settings, profiles, workerSettings: ops }).catch((error: unknown) => {
         throw new CliError(
           `cannot start the worker against Temporal at ${settings.address}: ${(error as Error).message}`,
@@ -88,7 +90,7 @@ export function registerServerCommands(program: Command): void {
       });
       say(
         `worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, ` +
-          `at most ${ops.maxPipes} pipes, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
+          `at most ${ops.maxPipes} pipes, ${ops.metricsAddress ? `metrics on http://${ops.metricsAddress}/metrics, ` : ''}profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
       );
       const running = worker.run();
       const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
