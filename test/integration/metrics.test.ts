@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startCopy } from '../../src/client/start-copy.js';
+import { createCopySchedule, triggerCopySchedule } from '../../src/client/schedules.js';
 import type { TableRef } from '../../src/shared/table-name.js';
 import { createCopyHarness, makeTable, waitFor, type CopyHarness, type RunningCli } from '../support/copy-harness.js';
 
@@ -91,5 +92,29 @@ describe('worker metrics endpoint', { timeout: 240_000 }, () => {
     });
     assert.equal(sample(text, 'pgferry_copy_failures_total', labels), 1);
     assert.equal(sample(text, 'pgferry_copies_total', { source: 'source', target: 'target', status: 'failed' }), 1);
+  });
+
+  test('a copy a schedule started counts its failure under the schedule id, which the alert rule selects', async () => {
+    const scheduleId = 'metrics-nightly';
+    await createCopySchedule(h.client, {
+      scheduleId,
+      input: {
+        source: 'source',
+        target: 'target',
+        table: { schema: 'public', table: 'scheduled_missing' },
+        mode: 'replace',
+      },
+      taskQueue: h.taskQueue,
+      timing: { everyMs: 3_600_000 },
+      paused: true,
+    });
+    await triggerCopySchedule(h.client, scheduleId);
+    const labels = { schedule: scheduleId, source: 'source', target: 'target', type: 'SourceTableNotFound' };
+    const text = await waitFor('the scheduled failure in the metrics', async () => {
+      const body = await scrape();
+      return sample(body, 'pgferry_copy_failures_total', labels) !== undefined ? body : undefined;
+    });
+    assert.equal(sample(text, 'pgferry_copy_failures_total', labels), 1);
+    await h.client.schedule.getHandle(scheduleId).delete();
   });
 });

@@ -89,8 +89,9 @@ export function registerServerCommands(program: Command): void {
         );
       });
       say(
-        `worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, ` +
-          `at most ${ops.maxPipes} pipes, ${ops.metricsAddress ? `metrics on http://${ops.metricsAddress}/metrics, ` : ''}profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
+        `worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}; ` +
+          `at most ${ops.maxPipes} pipes` +
+          (ops.metricsAddress ? `; metrics on http://${ops.metricsAddress}/metrics` : ''),
       );
       const running = worker.run();
       const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
