@@ -17,6 +17,7 @@ import {
   makePacedView,
   makeTable,
   setPace,
+  stagingTables,
   tableDigestOf,
   waitFor,
   waitForRowsImported,
@@ -91,6 +92,10 @@ describe('worker shutdown grace', { timeout: 300_000 }, () => {
     );
     assert.equal(rows[0]!.n, 0, 'no pgferry session is left on the target');
     assert.deepEqual(await tableDigestOf(h.targetUrl, table), before, 'the target still holds its old rows');
+    const staged = await stagingTables(h.targetUrl);
+    assert.equal(staged.length, 1, 'the staging of the copy is still there for the retry');
+    const { rows: stagedRows } = await query<{ n: number }>(h.targetUrl, `SELECT count(*)::int AS n FROM ${staged[0]}`);
+    assert.equal(stagedRows[0]!.n, 0, 'the cancelled attempt committed nothing into staging');
 
     await setPace(h.sourceUrl, 0);
     const second = startWorker('2s');
