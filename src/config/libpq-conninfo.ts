@@ -18,6 +18,19 @@ import type pg from 'pg';
 
 const URI = /^(postgres(?:ql)?:\/\/)([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/i;
 
+/**
+ * Parameters psql does not get from the URI: the password (PGPASSWORD carries it), `options`
+ * (merged below), and what pgferry sets itself: application_name names each backend of a copy
+ * (fencing and progress find them by it) and client_encoding is pinned to UTF8.
+ */
+const DROPPED_FOR_PSQL = new Set([
+  'password',
+  'options',
+  'application_name',
+  'fallback_application_name',
+  'client_encoding',
+]);
+
 /** libpq URIs decode %XX only (no `+` for space). */
 function decode(value: string): string {
   return decodeURIComponent(value);
@@ -30,7 +43,8 @@ export function mergeOptions(userOptions: string | undefined, pinned: string): s
 
 /**
  * The profile's URI for psql's dbname argument: no password (in the user part or as a
- * parameter), `options` merged with the pinned settings, everything else as the user wrote it.
+ * parameter), no application_name or client_encoding (pgferry's own), `options` merged with the
+ * pinned settings, everything else as the user wrote it.
  * @throws Error when the profile is not a postgres:// or postgresql:// URI.
  */
 export function psqlConninfo(url: string, pinnedOptions: string): string {
@@ -47,7 +61,7 @@ export function psqlConninfo(url: string, pinnedOptions: string): string {
   const kept = params.filter((param) => {
     const key = decode(param.split('=')[0]!);
     if (key === 'options') userOptions = decode(param.slice(param.indexOf('=') + 1));
-    return key !== 'password' && key !== 'options';
+    return !DROPPED_FOR_PSQL.has(key);
   });
   kept.push(`options=${encodeURIComponent(mergeOptions(userOptions, pinnedOptions))}`);
   return `${scheme}${user}${hosts}${path}?${kept.join('&')}${fragment}`;

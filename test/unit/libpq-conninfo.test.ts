@@ -24,6 +24,14 @@ describe('psqlConninfo', () => {
     );
   });
 
+  test('leaves application_name and client_encoding to pgferry, which names and pins each psql session', () => {
+    const conninfo = psqlConninfo(
+      'postgres://app@db/x?application_name=mine&client_encoding=LATIN1&sslmode=disable',
+      PINNED,
+    );
+    assert.equal(conninfo, `postgres://app@db/x?sslmode=disable&options=${encodeURIComponent(PINNED)}`);
+  });
+
   test('refuses a profile that is not a postgres URI', () => {
     assert.throws(() => psqlConninfo('host=db dbname=x', PINNED), /postgres:\/\/ or postgresql:\/\/ URI/);
   });
