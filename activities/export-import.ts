@@ -27,6 +27,7 @@ import type { CopyFormat, VerifyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
 import { rowDigestQuery, type RowDigest } from './row-digest.js';
 import { attemptApplicationName, fenceEarlierAttempts } from './attempt-fence.js';
+import { startPipeMetrics, type PipeMetrics } from './pipe-metrics.js';
 
 export interface ExportImportInput {
   source: string;
@@ -104,6 +105,12 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
     let snapshotClient: pg.Client | undefined;
     const workDir = await mkdtemp(join(tmpdir(), 'pgferry-'));
     const started = Date.now();
+    const metrics = startPipeMetrics(context, {
+      source: input.source,
+      target: input.target,
+      table: formatTable(input.sourceTable),
+    });
+    let succeeded = false;
     try {
       // Only the checksum needs a second reader of the export's exact data.
       let snapshotId: string | undefined;
@@ -155,7 +162,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         ? digestInSnapshot(client, input).catch((error: unknown) => error as Error)
         : Promise.resolve(undefined);
       const estimate = estimateSourceRows(databases, input.source, input.sourceTable);
-      const stopHeartbeats = heartbeatProgress(context, pipe, started, estimate);
+      const stopHeartbeats = heartbeatProgress(context, pipe, started, estimate, metrics);
       let piped;
       try {
         piped = await pipe.run();
@@ -184,6 +191,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       }
       const digest = await sourceDigest;
       if (digest instanceof Error) throw toFailure(digest, 'export', `digesting ${formatTable(input.sourceTable)}`);
+      succeeded = true;
       return {
         bytes: await stagedSize(databases, input.target, input.staging),
         importedRows: piped.importedRows,
@@ -193,6 +201,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         attempt: info.attempt,
       };
     } finally {
+      metrics.ended(succeeded, Date.now() - started);
       await snapshotClient?.end().catch(() => undefined);
       await rm(workDir, { recursive: true, force: true });
     }
@@ -277,11 +286,13 @@ function heartbeatProgress(
   pipe: CopyPipe,
   started: number,
   estimate: Promise<number | undefined>,
+  metrics: PipeMetrics,
 ): () => void {
   let estimatedSourceRows: number | undefined;
   void estimate.then((rows) => (estimatedSourceRows = rows));
   const beat = () => {
     const progress = pipe.progress();
+    metrics.running(Date.now() - started);
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
     context.heartbeat({
       phase: 'copying',

@@ -10,6 +10,8 @@ import {
   defineQuery,
   log,
   patched,
+  metricMeter,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -25,6 +27,9 @@ import type { ChunkStats } from '../src/shared/chunk-spec.js';
 import { DEFAULT_JOBS } from '../src/shared/chunk-spec.js';
 import { copyInChunks } from './copy-chunks.js';
 import { parseDuration } from '../src/shared/duration.js';
+import { pipeTaskQueue } from '../src/shared/task-queues.js';
+import { copyMetrics, SCHEDULED_BY_ATTRIBUTE } from '../src/shared/metrics.js';
+import { namedFailure } from '../src/shared/failure-chain.js';
 
 /** Live progress of a copy, for `pgferry status` and `copy --wait`. */
 export const progressQuery = defineQuery<CopyProgress>('progress');
@@ -67,7 +72,9 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     scheduleToCloseTimeout: copyBudgetMs,
     retry,
   });
+  // Pipes run on their own queue, where each worker takes at most PGFERRY_MAX_PIPES at once.
   const { exportImport } = proxyActivities<Activities>({
+    taskQueue: pipeTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: settings.copyTimeout,
     heartbeatTimeout: settings.heartbeatTimeout,
     scheduleToCloseTimeout: copyBudgetMs,
@@ -92,6 +99,11 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   let progress: CopyProgress = { phase: 'starting', rows: 0, bytes: 0, attempt: 0 };
   setHandler(progressQuery, () => progress);
   const summary = copySummary(input);
+  const metrics = copyMetrics(metricMeter, {
+    source: input.source,
+    target: input.target,
+    schedule: workflowInfo().typedSearchAttributes.get(SCHEDULED_BY_ATTRIBUTE) ?? '',
+  });
   async function phase<T>(name: CopyPhase, details: string, run: () => Promise<T>): Promise<T> {
     progress = { ...progress, phase: name };
     setCurrentDetails(`**${summary}**\n\nphase: **${name}**: ${details}`);
@@ -100,6 +112,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       return await run();
     } finally {
       phaseDurationsMs[name] = (phaseDurationsMs[name] ?? 0) + Date.now() - phaseStarted;
+      metrics.phase(name, Date.now() - phaseStarted);
     }
   }
 
@@ -138,6 +151,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         heartbeatTimeout: settings.heartbeatTimeout,
         ...(settings.maxAttempts ? { maxAttempts: settings.maxAttempts } : {}),
         budgetMs: copyBudgetMs,
+        pipeTaskQueue: pipeTaskQueue(workflowInfo().taskQueue),
         firstGeneration: generation + 1,
         onProgress: (stats, totals) => {
           progress = { ...progress, chunks: stats, rows: totals.importedRows, bytes: totals.bytes };
@@ -238,6 +252,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       `**${summary}**\n\ndone: ${formatCount(published.rows)} rows, ${formatBytes(copied.bytes)}` +
         (published.swapped ? ', staging swapped in for the target' : ''),
     );
+    metrics.completed(copied.importedRows, copied.bytes, Date.now() - started);
     return {
       rows: copied.importedRows,
       bytes: copied.bytes,
@@ -250,6 +265,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       ...(cancelRequestedDuringPublish ? { cancelRequestedDuringPublish } : {}),
     };
   } catch (error) {
+    metrics.failed(namedFailure(error).type, isCancellation(error), Date.now() - started);
     if (staging) {
       const toDrop = staging;
       // Cleanup must run even when the workflow itself is being cancelled.

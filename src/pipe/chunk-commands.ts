@@ -5,7 +5,14 @@
  * TRUNCATE nor FREEZE, and its transaction ends only with the commit token, which for a chunk
  * also carries the chunk's ledger row (chunk-ledger.ts).
  */
-import { psqlEnvironment, COMMON_ARGS, columnList, formatOption, type PsqlCommand } from './psql-commands.js';
+import {
+  psqlEnvironment,
+  COMMON_ARGS,
+  columnList,
+  connectArgs,
+  formatOption,
+  type PsqlCommand,
+} from './psql-commands.js';
 import type { ConnectionProfile } from '../config/connections.js';
 import { SOURCE_READ_SETTINGS } from '../db/session-settings.js';
 import type { CopyFormat } from '../shared/copy-spec.js';
@@ -60,7 +67,7 @@ export function chunkExportCommand(options: ChunkExportOptions): PsqlCommand {
     lines.push('COMMIT;');
   }
   return {
-    args: [...COMMON_ARGS, '-o', options.tagsFile],
+    args: [...COMMON_ARGS, ...connectArgs(options.profile, SOURCE_READ_SETTINGS), '-o', options.tagsFile],
     script: `${lines.join('\n')}\n`,
     // Row security off, as for every export: a role subject to a policy fails, never copies a subset.
     env: psqlEnvironment(options.profile, options.applicationName, SOURCE_READ_SETTINGS),
@@ -84,6 +91,7 @@ export function chunkImportCommand(options: ChunkImportOptions): PsqlCommand {
   return {
     args: [
       ...COMMON_ARGS,
+      ...connectArgs(options.profile),
       '-c',
       'BEGIN',
       '-c',

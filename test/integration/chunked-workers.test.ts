@@ -11,6 +11,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { CopyTableResult } from '../../src/shared/copy-spec.js';
 import type { CopyChunkResult } from '../../activities/index.js';
 import { workflowIdForTarget } from '../../src/shared/ids.js';
+import { pipeTaskQueue } from '../../src/shared/task-queues.js';
 import type { TableRef } from '../../src/shared/table-name.js';
 import { query } from '../support/pg.js';
 import { childProcesses } from '../support/processes.js';
@@ -86,11 +87,11 @@ describe('chunked copy across workers (issue 14)', { timeout: 900_000 }, () => {
     const victim = workers[0]!;
     // Every worker polls for activities before the copy starts, so each can be handed chunks.
     await waitFor(
-      'three workers polling the activity task queue',
+      'three workers polling the pipe task queue',
       async () => {
         const { pollers } = await h.client.workflowService.describeTaskQueue({
           namespace: h.server.namespace,
-          taskQueue: { name: h.taskQueue },
+          taskQueue: { name: pipeTaskQueue(h.taskQueue) },
           taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
         });
         const polling = new Set((pollers ?? []).map((poller) => poller.identity?.split('@')[0]));
