@@ -18,6 +18,7 @@ import { startDevServer, type DevServer } from '../../src/dev/dev-server.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import type { CopyTableInput, CopyTableResult } from '../../src/shared/copy-spec.js';
 import { workflowsPath } from '../../src/worker/create-worker.js';
+import { pipeTaskQueue } from '../../src/shared/task-queues.js';
 
 const TABLE = { schema: 'public', table: 'decided' };
 const STAGING = { schema: 'pgferry', table: 'stage_decided' };
@@ -103,17 +104,26 @@ describe('copyTable decisions (stubbed activities)', () => {
       workflowsPath: workflowsPath(),
       activities: stubActivities(mismatches, calls),
     });
-    const outcome = await worker.runUntil(
-      server.env.client.workflow
-        .execute<(input: CopyTableInput) => Promise<CopyTableResult>>('copyTable', {
-          taskQueue,
-          workflowId: `decisions-${name}`,
-          args: [INPUT],
-        })
-        .then(
-          (result) => ({ result, error: undefined }),
-          (error: unknown) => ({ result: undefined, error }),
-        ),
+    // exportImport runs on the pipe queue (task-queues.ts), polled by its own worker.
+    const pipes = await Worker.create({
+      connection: server.env.nativeConnection,
+      namespace: server.namespace,
+      taskQueue: pipeTaskQueue(taskQueue),
+      activities: stubActivities(mismatches, calls),
+    });
+    const outcome = await pipes.runUntil(() =>
+      worker.runUntil(
+        server.env.client.workflow
+          .execute<(input: CopyTableInput) => Promise<CopyTableResult>>('copyTable', {
+            taskQueue,
+            workflowId: `decisions-${name}`,
+            args: [INPUT],
+          })
+          .then(
+            (result) => ({ result, error: undefined }),
+            (error: unknown) => ({ result: undefined, error }),
+          ),
+      ),
     );
     return { ...outcome, calls };
   }
