@@ -11,14 +11,13 @@ import { after, before, describe, test } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Activities } from '../../activities/index.js';
 import { failure } from '../../activities/failures.js';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import type { CopyTableInput, CopyTableResult } from '../../src/shared/copy-spec.js';
-import { workflowsPath } from '../../src/worker/create-worker.js';
-import { pipeTaskQueue } from '../../src/shared/task-queues.js';
+import { createStubWorkers } from '../support/stub-workers.js';
 
 const TABLE = { schema: 'public', table: 'decided' };
 const STAGING = { schema: 'pgferry', table: 'stage_decided' };
@@ -97,33 +96,23 @@ describe('copyTable decisions (stubbed activities)', () => {
   async function runWithStubs(name: string, mismatches: number) {
     const calls: Call[] = [];
     const taskQueue = `decisions-${name}`;
-    const worker = await Worker.create({
+    const worker = await createStubWorkers({
       connection: server.env.nativeConnection,
       namespace: server.namespace,
       taskQueue,
-      workflowsPath: workflowsPath(),
       activities: stubActivities(mismatches, calls),
     });
-    // exportImport runs on the pipe queue (task-queues.ts), polled by its own worker.
-    const pipes = await Worker.create({
-      connection: server.env.nativeConnection,
-      namespace: server.namespace,
-      taskQueue: pipeTaskQueue(taskQueue),
-      activities: stubActivities(mismatches, calls),
-    });
-    const outcome = await pipes.runUntil(() =>
-      worker.runUntil(
-        server.env.client.workflow
-          .execute<(input: CopyTableInput) => Promise<CopyTableResult>>('copyTable', {
-            taskQueue,
-            workflowId: `decisions-${name}`,
-            args: [INPUT],
-          })
-          .then(
-            (result) => ({ result, error: undefined }),
-            (error: unknown) => ({ result: undefined, error }),
-          ),
-      ),
+    const outcome = await worker.runUntil(
+      server.env.client.workflow
+        .execute<(input: CopyTableInput) => Promise<CopyTableResult>>('copyTable', {
+          taskQueue,
+          workflowId: `decisions-${name}`,
+          args: [INPUT],
+        })
+        .then(
+          (result) => ({ result, error: undefined }),
+          (error: unknown) => ({ result: undefined, error }),
+        ),
     );
     return { ...outcome, calls };
   }
