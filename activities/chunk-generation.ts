@@ -21,6 +21,13 @@ export interface StartChunkGenerationInput {
 export interface ForgetChunksInput {
   target: string;
   copyId: string;
+  /** Staging, whose size the copy reports as its bytes. */
+  staging?: TableRef;
+}
+
+export interface ForgetChunksResult {
+  /** Size of the loaded staging table (heap and TOAST), as a single-stream copy reports. */
+  stagedBytes?: number;
 }
 
 export function makeChunkGeneration(databases: Databases) {
@@ -46,9 +53,18 @@ export function makeChunkGeneration(databases: Databases) {
     }
   }
 
-  async function forgetChunks(input: ForgetChunksInput): Promise<void> {
+  async function forgetChunks(input: ForgetChunksInput): Promise<ForgetChunksResult> {
     try {
-      await databases.withClient(input.target, (client) => forgetCopy(client, ledgerKey(input.copyId)));
+      return await databases.withClient(input.target, async (client) => {
+        await forgetCopy(client, ledgerKey(input.copyId));
+        if (!input.staging) return {};
+        // The chunks' own byte counts are progress samples, which miss a chunk shorter than the
+        // sampling interval; the staged size is what the copy wrote, as a single stream reports.
+        const size = await client.query<{ bytes: string }>('SELECT pg_table_size($1::regclass) AS bytes', [
+          quoteTable(input.staging),
+        ]);
+        return { stagedBytes: Number(size.rows[0]?.bytes ?? 0) };
+      });
     } catch (error) {
       throw toFailure(error, 'import', 'removing the chunk ledger');
     }

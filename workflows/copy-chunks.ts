@@ -200,10 +200,10 @@ export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopy
       }
       holderScope.cancel();
       if (input.verify === 'checksum') await verifyEachChunk(input, copyId, generation);
-      await forgetChunks({ target: input.target, copyId });
+      const { stagedBytes } = await forgetChunks({ target: input.target, copyId, staging: input.staging });
       const chunks = stats();
       return {
-        bytes: totals.bytes,
+        bytes: stagedBytes ?? totals.bytes,
         importedRows: totals.importedRows,
         sourceRows: totals.exportedRows,
         ...(input.verify === 'checksum'
