@@ -8,6 +8,7 @@ import { makeCreateStaging } from './create-staging.js';
 import { makeExportImport } from './export-import.js';
 import { makeVerifyCounts } from './verify-counts.js';
 import { makePublish } from './publish.js';
+import { makePlanWindow } from './read-window.js';
 
 export interface ActivityDependencies {
   databases: Databases;
@@ -23,6 +24,7 @@ export function createActivities({ databases, psqlPath }: ActivityDependencies) 
     verifyCounts: makeVerifyCounts(databases),
     publish,
     dropStaging,
+    planWindow: makePlanWindow(databases),
   };
 }
 
@@ -32,3 +34,4 @@ export type { CreateStagingInput, CreateStagingResult } from './create-staging.j
 export type { ExportImportInput, ExportImportResult, ExportImportHeartbeat } from './export-import.js';
 export type { VerifyCountsInput, VerifyCountsResult } from './verify-counts.js';
 export type { PublishInput, PublishResult, DropStagingInput } from './publish.js';
+export type { PlanWindowInput } from './read-window.js';

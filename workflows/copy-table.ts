@@ -19,6 +19,7 @@ import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../src/shared/failure-
 import { formatBytes, formatCount } from '../src/shared/format.js';
 import { formatTable, type TableRef } from '../src/shared/table-name.js';
 import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js';
+import { formatWindow, type CopiedWindow } from '../src/shared/incremental.js';
 
 /** Live progress of a copy, for `pgferry status` and `copy --wait`. */
 export const progressQuery = defineQuery<CopyProgress>('progress');
@@ -36,7 +37,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     maximumInterval: '1m',
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   };
-  const { createStaging } = proxyActivities<Activities>({
+  const { createStaging, planWindow } = proxyActivities<Activities>({
     startToCloseTimeout: '10m',
     retry: { ...retry, maximumAttempts: 5 },
   });
@@ -69,7 +70,44 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   }
 
   let staging: TableRef | undefined;
+  /** Nothing above the watermark: staging goes, the target and the watermark stay as they were. */
+  async function emptyWindow(window: CopiedWindow): Promise<CopyTableResult> {
+    const toDrop = staging!;
+    await phase('cleanup', `empty window: dropping ${formatTable(toDrop)}`, () =>
+      dropStaging({ target: input.target, staging: toDrop }),
+    );
+    staging = undefined;
+    progress = { ...progress, phase: 'done' };
+    setCurrentDetails(`**${summary}**\n\ndone: nothing new, window ${formatWindow(window)} is empty`);
+    return {
+      rows: 0,
+      bytes: 0,
+      sourceRows: 0,
+      attempts: progress.attempt,
+      phaseDurationsMs: { ...phaseDurationsMs, done: Date.now() - started },
+      targetTable,
+      mode: input.mode,
+      window,
+    };
+  }
+
   try {
+    const incremental = input.incremental;
+    // Before anything is created: a bad cursor column is refused here, and the low end is read.
+    const planned = incremental
+      ? await phase('planWindow', `reading the watermark by ${incremental.column}`, () =>
+          planWindow.executeWithOptions({ summary: `window by ${incremental.column}` }, [
+            {
+              source: input.source,
+              target: input.target,
+              sourceTable: input.table,
+              targetTable,
+              mode: input.mode,
+              incremental,
+            },
+          ]),
+        )
+      : undefined;
     const staged = await phase('createStaging', 'checking schemas, creating staging', () =>
       createStaging.executeWithOptions({ summary: `staging for ${input.target}:${formatTable(targetTable)}` }, [
         { source: input.source, target: input.target, sourceTable: input.table, targetTable, mode: input.mode },
@@ -98,6 +136,9 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
               format: settings.format,
               verify: settings.verify,
               stallTimeoutMs: settings.stallTimeoutMs,
+              ...(planned && incremental
+                ? { window: { column: incremental.column, type: planned.type, low: planned.low } }
+                : {}),
             },
           ],
         ),
@@ -109,7 +150,12 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         bytes: result.bytes,
         sourceRows: result.sourceRows,
         attempt: attempts,
+        ...(result.window ? { window: result.window } : {}),
       };
+      if (result.window?.high === null) {
+        copied = result;
+        break;
+      }
       try {
         await phase('verifyCounts', `${formatCount(result.importedRows)} rows, ${formatBytes(result.bytes)}`, () =>
           verifyCounts.executeWithOptions({ summary: `verify ${settings.verify}` }, [
@@ -134,6 +180,8 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       }
     }
 
+    if (copied.window?.high === null) return await emptyWindow(copied.window);
+    const window = copied.window;
     const published = await phase('publish', `${input.mode} into ${input.target}:${formatTable(targetTable)}`, () =>
       publish.executeWithOptions({ summary: `${input.mode} ${input.target}:${formatTable(targetTable)}` }, [
         {
@@ -146,13 +194,17 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
           publishKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
           expectedRows: copied.importedRows,
           ...(staged.createTarget ? { createTarget: staged.createTarget } : {}),
+          ...(planned && window?.high
+            ? { watermark: { key: planned.key, type: planned.type, previous: planned.watermark, high: window.high } }
+            : {}),
         },
       ]),
     );
     progress = { ...progress, phase: 'done' };
     setCurrentDetails(
       `**${summary}**\n\ndone: ${formatCount(published.rows)} rows, ${formatBytes(copied.bytes)}` +
-        (published.swapped ? ', staging swapped in for the target' : ''),
+        (published.swapped ? ', staging swapped in for the target' : '') +
+        (window ? `; window ${formatWindow(window)}` : ''),
     );
     return {
       rows: copied.importedRows,
@@ -162,6 +214,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       phaseDurationsMs: { ...phaseDurationsMs, done: Date.now() - started },
       targetTable,
       mode: input.mode,
+      ...(window ? { window } : {}),
     };
   } catch (error) {
     if (staging) {

@@ -8,8 +8,9 @@ import { COPY_FORMATS, COPY_MODES, VERIFY_MODES, type CopyTableInput } from '../
 import { durationMs } from '../shared/copy-defaults.js';
 import { formatTable, parseTableName, sameTable, TableNameError, type TableRef } from '../shared/table-name.js';
 import { CliError } from './cli-error.js';
+import { incrementalFromFlags, type IncrementalFlags } from './incremental-options.js';
 
-export interface CopyFlags {
+export interface CopyFlags extends IncrementalFlags {
   source: string;
   target: string;
   table: string[];
@@ -38,7 +39,10 @@ export function addCopyFlags(command: Command): Command {
     .option('--copy-timeout <duration>', 'start-to-close of the data copy, e.g. 2h', undefined)
     .option('--heartbeat-timeout <duration>', 'heartbeat timeout of the data copy, e.g. 30s', undefined)
     .option('--stall-timeout <duration>', 'fail the attempt when no bytes move for this long, e.g. 60s', undefined)
-    .option('--max-attempts <n>', 'attempts of the data copy before the run fails', undefined);
+    .option('--max-attempts <n>', 'attempts of the data copy before the run fails', undefined)
+    .option('--incremental-by <column>', 'copy only rows whose column is above the watermark (append or upsert)')
+    .option('--lookback <duration|n>', 'with --incremental-by: re-read this far below the watermark (10m, or N values)')
+    .option('--since <value>', "with --incremental-by: the first run's low bound (default: everything)");
 }
 
 function table(value: string, flag: string): TableRef {
@@ -95,6 +99,7 @@ export function copyInputsFromFlags(flags: CopyFlags, env: NodeJS.ProcessEnv = p
     stallTimeout: duration(flags.stallTimeout, '--stall-timeout'),
     maxAttempts,
   };
+  const incremental = incrementalFromFlags(flags, mode);
   const tables = flags.table.map((value) => table(value, '--table'));
   if (flags.targetTable && tables.length > 1) throw new CliError('--target-table works with a single --table');
   return tables.map((sourceTable) => {
@@ -111,6 +116,7 @@ export function copyInputsFromFlags(flags: CopyFlags, env: NodeJS.ProcessEnv = p
       verify,
       format,
       timeouts: Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
+      ...(incremental ? { incremental } : {}),
     };
   });
 }

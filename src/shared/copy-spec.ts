@@ -3,6 +3,7 @@
  * profiles, never URLs or credentials; the worker resolves profiles. Pure module.
  */
 import type { TableRef } from './table-name.js';
+import type { CopiedWindow, IncrementalSpec } from './incremental.js';
 
 export const COPY_MODES = ['replace', 'append', 'upsert'] as const;
 export type CopyMode = (typeof COPY_MODES)[number];
@@ -38,10 +39,13 @@ export interface CopyTableInput {
   verify?: VerifyMode;
   format?: CopyFormat;
   timeouts?: CopyTimeouts;
+  /** Copy only the rows above the watermark by this cursor column (append or upsert). */
+  incremental?: IncrementalSpec;
 }
 
 /** Phase names used in progress, UI details and `status`. */
-export type CopyPhase = 'starting' | 'createStaging' | 'exportImport' | 'verifyCounts' | 'publish' | 'cleanup' | 'done';
+export type CopyPhase =
+  'starting' | 'planWindow' | 'createStaging' | 'exportImport' | 'verifyCounts' | 'publish' | 'cleanup' | 'done';
 
 export interface CopyTableResult {
   rows: number;
@@ -52,6 +56,8 @@ export interface CopyTableResult {
   phaseDurationsMs: Partial<Record<CopyPhase, number>>;
   targetTable: TableRef;
   mode: CopyMode;
+  /** Incremental copy: the window (low, high] and its rows; high null when it was empty. */
+  window?: CopiedWindow;
 }
 
 /** What the `progress` query returns while a copy runs. */
@@ -64,4 +70,6 @@ export interface CopyProgress {
   estimatedSourceRows?: number;
   bytesPerSecond?: number;
   attempt: number;
+  /** Incremental copy: the window being copied, once known. */
+  window?: CopiedWindow;
 }
