@@ -7,6 +7,7 @@ import proto from '@temporalio/proto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { CopyProgress, CopyTableResult } from '../shared/copy-spec.js';
 import { namedFailure, type FailureSummary } from '../shared/failure-chain.js';
+import type { CopiedWindow } from '../shared/incremental.js';
 
 // @temporalio/proto is CommonJS: take the namespace from its default export.
 const { temporal } = proto;
@@ -21,6 +22,8 @@ export interface CopyOutcome {
   bytes?: number;
   durationMs?: number;
   failure?: FailureSummary;
+  /** Incremental copy: the window (low, high] and the rows in it. */
+  window?: CopiedWindow;
 }
 
 export interface AttemptSummary {
@@ -57,6 +60,7 @@ export async function awaitRun<R extends object>(
     ...(result && 'rows' in result ? { rows: result.rows as number, bytes: (result as { bytes?: number }).bytes } : {}),
     durationMs,
     ...(failure ? { failure } : {}),
+    ...(result && 'window' in result && result.window ? { window: result.window as CopiedWindow } : {}),
   };
   return { outcome, result };
 }

@@ -11,6 +11,7 @@ import { addCopyFlags, copyInputsFromFlags, type CopyFlags } from '../copy-optio
 import { createProgressPrinter, progressLine } from '../progress-line.js';
 import { CliError } from '../cli-error.js';
 import type { Client } from '@temporalio/client';
+import { formatWindow } from '../../shared/incremental.js';
 
 interface CopyCommandFlags extends CopyFlags {
   workflowId?: string;
@@ -38,7 +39,8 @@ async function showProgressUntil<T>(handle: WorkflowHandle, done: Promise<T>): P
 function describeOutcome(outcome: CopyOutcome): string {
   const took = outcome.durationMs === undefined ? '' : ` in ${formatDuration(outcome.durationMs)}`;
   if (outcome.status === 'COMPLETED') {
-    return `${outcome.workflowId}: COMPLETED: ${formatCount(outcome.rows ?? 0)} rows, ${formatBytes(outcome.bytes ?? 0)}${took}`;
+    const window = outcome.window ? `, window ${formatWindow(outcome.window)}` : '';
+    return `${outcome.workflowId}: COMPLETED: ${formatCount(outcome.rows ?? 0)} rows, ${formatBytes(outcome.bytes ?? 0)}${took}${window}`;
   }
   const failure = outcome.failure ? `: ${outcome.failure.type}: ${outcome.failure.message}` : '';
   return `${outcome.workflowId}: ${outcome.status}${took}${failure}`;

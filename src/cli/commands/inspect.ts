@@ -6,6 +6,7 @@ import { failedAttempts, liveProgress } from '../../client/outcome.js';
 import { namedFailure } from '../../shared/failure-chain.js';
 import { formatBytes, formatCount } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
+import { formatWindow, type CopiedWindow } from '../../shared/incremental.js';
 
 async function withClient<T>(
   fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>,
@@ -33,7 +34,7 @@ export function registerInspectCommands(program: Command): void {
         const description = await handle.describe();
         const running = description.status.name === 'RUNNING';
         const progress = running ? await liveProgress(handle) : undefined;
-        let result: { rows?: number; bytes?: number } | undefined;
+        let result: { rows?: number; bytes?: number; window?: CopiedWindow } | undefined;
         let failure: { type: string; message: string } | undefined;
         if (!running) {
           try {
@@ -54,6 +55,7 @@ export function registerInspectCommands(program: Command): void {
           closeTime: description.closeTime?.toISOString(),
           attempts: await failedAttempts(client, workflowId, description.runId),
           ...(failure ? { failure } : {}),
+          ...((progress?.window ?? result?.window) ? { window: progress?.window ?? result?.window } : {}),
         };
         if (flags.json) {
           console.log(JSON.stringify(status));
@@ -63,6 +65,9 @@ export function registerInspectCommands(program: Command): void {
         console.log(
           `  phase ${status.phase}, ${formatCount(status.rows ?? 0)} rows, ${formatBytes(status.bytes ?? 0)}`,
         );
+        if (status.window) {
+          console.log(`  window ${formatWindow(status.window)}: ${formatCount(status.window.rows)} rows`);
+        }
         for (const attempt of status.attempts) {
           console.log(
             `  ${attempt.activity} attempt ${attempt.attempt} failed: ${attempt.failureType}: ${attempt.message}`,

@@ -1,0 +1,191 @@
+/**
+ * Issue 16: incremental copies by a cursor column, driven through the real `pgferry` CLI, a real
+ * Temporal dev server, real source and target clusters and real psql. Each window (low, high]
+ * lands exactly once: cursor values are compared in SQL in the column's own type, so
+ * microseconds and numeric digits beyond 2^53 survive, and the watermark advances only with a
+ * publish. Contents are compared by a digest of every row.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { CopyOutcome } from '../../src/client/outcome.js';
+import type { TableRef } from '../../src/shared/table-name.js';
+import { query } from '../support/pg.js';
+import { createCopyHarness, digestOf, parseJson, stagingTables, type CopyHarness } from '../support/copy-harness.js';
+
+const table = (name: string): TableRef => ({ schema: 'public', table: name });
+
+describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
+  let h: CopyHarness;
+  before(async () => {
+    h = await createCopyHarness({ name: 'incremental' });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  async function copy(name: string, column: string, extra: string[] = []): Promise<CopyOutcome> {
+    const result = await h.cli([
+      'copy',
+      '--source',
+      'source',
+      '--target',
+      'target',
+      '--table',
+      name,
+      '--incremental-by',
+      column,
+      '--mode',
+      'append',
+      ...extra,
+      '--wait',
+      '--json',
+    ]);
+    assert.equal(result.exitCode, 0, `copy exited ${result.exitCode}: ${result.stderr}`);
+    return parseJson<CopyOutcome>(result);
+  }
+
+  async function watermark(name: string, column: string): Promise<string | undefined> {
+    const { rows } = await query<{ watermark: string }>(
+      h.targetUrl,
+      `SELECT watermark FROM pgferry.watermarks WHERE target_table = $1 AND cursor_column = $2`,
+      [`public.${name}`, column],
+    );
+    return rows[0]?.watermark;
+  }
+
+  /** Source and target hold the same rows, and the target no row twice. */
+  async function assertSameRows(name: string): Promise<void> {
+    const sql = `SELECT * FROM public.${name}`;
+    assert.deepEqual(await digestOf(h.targetUrl, sql), await digestOf(h.sourceUrl, sql));
+    const { rows } = await query<{ n: number }>(
+      h.targetUrl,
+      `SELECT count(*)::int AS n FROM (SELECT id FROM public.${name} GROUP BY id HAVING count(*) > 1) d`,
+    );
+    assert.equal(rows[0]!.n, 0, 'a row was copied twice');
+  }
+
+  test('a timestamptz cursor with microseconds: the second run copies only the rows after the first window', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_micro (id int PRIMARY KEY, ts timestamptz NOT NULL, note text);
+       INSERT INTO public.inc_micro
+         SELECT i, '2026-01-01 00:00:00+00'::timestamptz + i * interval '1 microsecond', 'n' || i
+           FROM generate_series(1, 999) i;`,
+    );
+    const first = await copy('inc_micro', 'ts');
+    assert.equal(first.rows, 999);
+    assert.deepEqual(first.window, { column: 'ts', low: null, high: '2026-01-01 00:00:00.000999+00', rows: 999 });
+    assert.equal(await watermark('inc_micro', 'ts'), '2026-01-01 00:00:00.000999+00');
+    // One microsecond above the watermark, and more: a cursor rounded to milliseconds would lose them.
+    await query(
+      h.sourceUrl,
+      `INSERT INTO public.inc_micro
+         SELECT i, '2026-01-01 00:00:00+00'::timestamptz + i * interval '1 microsecond', 'n' || i
+           FROM generate_series(1000, 1500) i`,
+    );
+    const second = await copy('inc_micro', 'ts');
+    assert.equal(second.rows, 501);
+    assert.equal(second.window?.low, '2026-01-01 00:00:00.000999+00');
+    assert.equal(second.window?.high, '2026-01-01 00:00:00.0015+00');
+    await assertSameRows('inc_micro');
+  });
+
+  test('a numeric(30,0) cursor beyond 2^53 copies values that differ in the last digit exactly once', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_big (id numeric(30,0) PRIMARY KEY, note text);
+       INSERT INTO public.inc_big SELECT 9007199254740992 + i, 'a' || i FROM generate_series(0, 9) i;`,
+    );
+    const first = await copy('inc_big', 'id');
+    assert.equal(first.rows, 10);
+    assert.equal(first.window?.high, '9007199254741001');
+    // 2^53 + 10 and + 11 are one apart; as JavaScript numbers they would compare equal to + 10.
+    await query(h.sourceUrl, `INSERT INTO public.inc_big VALUES (9007199254741002, 'b'), (9007199254741003, 'c')`);
+    const second = await copy('inc_big', 'id');
+    assert.equal(second.rows, 2);
+    assert.deepEqual(second.window, { column: 'id', low: '9007199254741001', high: '9007199254741003', rows: 2 });
+    await assertSameRows('inc_big');
+  });
+
+  test('a timestamp cursor with many equal values: every row once, none skipped', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_equal (id int PRIMARY KEY, ts timestamp NOT NULL);
+       INSERT INTO public.inc_equal SELECT i, '2026-02-01 10:00:00'::timestamp + (i / 1000) * interval '1 second'
+         FROM generate_series(1, 3000) i;`,
+    );
+    const first = await copy('inc_equal', 'ts');
+    assert.equal(first.rows, 3000);
+    assert.equal(first.window?.high, '2026-02-01 10:00:03');
+    await query(
+      h.sourceUrl,
+      `INSERT INTO public.inc_equal SELECT i, '2026-02-01 10:00:04' FROM generate_series(3001, 5000) i`,
+    );
+    const second = await copy('inc_equal', 'ts');
+    assert.equal(second.rows, 2000);
+    await assertSameRows('inc_equal');
+  });
+
+  test('an empty window is a success that changes neither the target nor the watermark', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_empty (id bigint PRIMARY KEY, note text);
+       INSERT INTO public.inc_empty SELECT i, 'x' FROM generate_series(1, 100) i;`,
+    );
+    await copy('inc_empty', 'id');
+    const before = await digestOf(h.targetUrl, 'SELECT * FROM public.inc_empty');
+    const again = await copy('inc_empty', 'id');
+    assert.equal(again.status, 'COMPLETED');
+    assert.equal(again.rows, 0);
+    assert.deepEqual(again.window, { column: 'id', low: '100', high: null, rows: 0 });
+    assert.equal(await watermark('inc_empty', 'id'), '100');
+    assert.deepEqual(await digestOf(h.targetUrl, 'SELECT * FROM public.inc_empty'), before);
+    assert.deepEqual(await stagingTables(h.targetUrl), []);
+  });
+
+  test('replace mode with --incremental-by is refused before anything starts', async () => {
+    const result = await h.cli([
+      'copy',
+      '--source',
+      'source',
+      '--target',
+      'target',
+      '--table',
+      'inc_empty',
+      '--incremental-by',
+      'id',
+      '--wait',
+    ]);
+    assert.equal(result.exitCode, 2, result.stderr);
+    assert.match(result.stderr, /--incremental-by works with --mode append or --mode upsert/);
+  });
+
+  test('a cursor column of an unorderable type fails as InvalidCopySpec and creates nothing', async () => {
+    await query(h.sourceUrl, `CREATE TABLE public.inc_text (id int PRIMARY KEY, code text)`);
+    const result = await h.cli([
+      'copy',
+      '--source',
+      'source',
+      '--target',
+      'target',
+      '--table',
+      'inc_text',
+      '--incremental-by',
+      'code',
+      '--mode',
+      'append',
+      '--wait',
+      '--json',
+    ]);
+    assert.equal(result.exitCode, 1);
+    const outcome = parseJson<CopyOutcome>(result);
+    assert.equal(outcome.failure?.type, 'InvalidCopySpec');
+    assert.match(outcome.failure?.message ?? '', /"code" is text, not an orderable cursor type/);
+    const { rows } = await query<{ found: boolean }>(
+      h.targetUrl,
+      "SELECT to_regclass('public.inc_text') IS NOT NULL AS found",
+    );
+    assert.equal(rows[0]!.found, false);
+    assert.deepEqual(await stagingTables(h.targetUrl), []);
+  });
+});
