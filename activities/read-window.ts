@@ -12,6 +12,7 @@
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
 import { readWatermark } from '../src/db/watermarks.js';
+import { readCursorColumn } from '../src/db/cursor-column.js';
 import { cursorLiteral } from '../src/db/window-filter.js';
 import { durationMs } from '../src/shared/copy-defaults.js';
 import type { CopyMode } from '../src/shared/copy-spec.js';
@@ -35,41 +36,23 @@ export interface PlanWindowInput {
   incremental: IncrementalSpec;
 }
 
-/** pg_type names of the orderable cursor types, and the SQL name literals are cast to. */
-const CURSOR_TYPE_BY_TYPNAME: Record<string, CursorType> = {
-  timestamptz: 'timestamp with time zone',
-  timestamp: 'timestamp without time zone',
-  date: 'date',
-  int2: 'smallint',
-  int4: 'integer',
-  int8: 'bigint',
-  numeric: 'numeric',
-};
-
 /** The cursor column's type on the source, or InvalidCopySpec naming what is wrong. */
 async function cursorTypeOf(client: pg.ClientBase, table: TableRef, column: string): Promise<CursorType> {
-  const { rows } = await client.query<{ typname: string; shown: string }>(
-    `SELECT t.typname, format_type(a.atttypid, a.atttypmod) AS shown
-       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-      WHERE a.attrelid = $1::regclass AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
-    [quoteTable(table), column],
-  );
-  const found = rows[0];
+  const found = await readCursorColumn(client, table, column);
   if (!found) {
     throw failure(
       FailureType.InvalidCopySpec,
       `--incremental-by: ${formatTable(table)} has no column ${quoteIdent(column)}`,
     );
   }
-  const type = CURSOR_TYPE_BY_TYPNAME[found.typname];
-  if (!type) {
+  if (!found.type) {
     throw failure(
       FailureType.InvalidCopySpec,
       `--incremental-by: column ${quoteIdent(column)} is ${found.shown}, not an orderable cursor type ` +
         '(timestamptz, timestamp, date, smallint, integer, bigint, numeric)',
     );
   }
-  return type;
+  return found.type;
 }
 
 /** A value through the type's own input and output, on the source; InvalidCopySpec when it is not one. */
@@ -138,7 +121,8 @@ export function makePlanWindow(databases: Databases) {
           const type = await cursorTypeOf(client, input.sourceTable, column);
           const start = since === undefined ? null : await normalised(client, since, type, '--since');
           const watermark = stored ? await normalised(client, stored.watermark, type, 'the stored watermark') : null;
-          const low = watermark === null ? start : lookback ? await lookedBack(client, watermark, type, lookback) : watermark;
+          const low =
+            watermark === null ? start : lookback ? await lookedBack(client, watermark, type, lookback) : watermark;
           return { key, type, watermark: stored?.watermark ?? null, low };
         } finally {
           await client.query('ROLLBACK');

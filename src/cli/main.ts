@@ -7,6 +7,7 @@ import { registerCopyCommand } from './commands/copy.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerServerCommands } from './commands/servers.js';
 import { registerScheduleCommand } from './commands/schedule.js';
+import { registerWatermarkCommand } from './commands/watermark.js';
 import { CliError } from './cli-error.js';
 import { CopyAlreadyRunningError } from '../client/start-copy.js';
 
@@ -20,6 +21,7 @@ registerCopyCommand(program);
 registerInspectCommands(program);
 registerServerCommands(program);
 registerScheduleCommand(program);
+registerWatermarkCommand(program);
 
 try {
   await program.parseAsync(process.argv);

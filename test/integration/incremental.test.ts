@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CopyOutcome } from '../../src/client/outcome.js';
 import type { TableRef } from '../../src/shared/table-name.js';
-import { query } from '../support/pg.js';
+import { query, withClient } from '../support/pg.js';
 import { createCopyHarness, digestOf, parseJson, stagingTables, type CopyHarness } from '../support/copy-harness.js';
 
 const table = (name: string): TableRef => ({ schema: 'public', table: name });
@@ -141,6 +141,81 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     assert.equal(await watermark('inc_empty', 'id'), '100');
     assert.deepEqual(await digestOf(h.targetUrl, 'SELECT * FROM public.inc_empty'), before);
     assert.deepEqual(await stagingTables(h.targetUrl), []);
+  });
+
+  test('a row committed late below the watermark is missed without --lookback and copied by a run with it', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_late (id int PRIMARY KEY, updated_at timestamptz NOT NULL, v text);
+       INSERT INTO public.inc_late
+         SELECT i, '2026-03-01 12:00:00+00'::timestamptz + i * interval '1 second', 'v' || i FROM generate_series(1, 10) i;`,
+    );
+    const upsert = ['--mode', 'upsert'];
+    // A writer's transaction takes its cursor value early and commits after the run read its window.
+    await withClient(h.sourceUrl, async (writer) => {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO public.inc_late VALUES (100, '2026-03-01 12:00:05+00', 'late')`);
+      const first = await copy('inc_late', 'updated_at', upsert);
+      assert.equal(first.rows, 10);
+      assert.equal(first.window?.high, '2026-03-01 12:00:10+00');
+      await writer.query('COMMIT');
+    });
+    await query(h.sourceUrl, `INSERT INTO public.inc_late VALUES (11, '2026-03-01 12:00:11+00', 'v11')`);
+    const without = await copy('inc_late', 'updated_at', upsert);
+    assert.equal(without.rows, 1);
+    const missing = await query(h.targetUrl, 'SELECT 1 FROM public.inc_late WHERE id = 100');
+    assert.equal(missing.rowCount, 0, 'without --lookback the late row stays behind');
+
+    await query(h.sourceUrl, `INSERT INTO public.inc_late VALUES (12, '2026-03-01 12:00:12+00', 'v12')`);
+    const withLookback = await copy('inc_late', 'updated_at', [...upsert, '--lookback', '1m']);
+    assert.equal(withLookback.window?.low, '2026-03-01 11:59:11+00');
+    assert.equal(withLookback.window?.high, '2026-03-01 12:00:12+00');
+    assert.equal(withLookback.rows, 13);
+    assert.equal(await watermark('inc_late', 'updated_at'), '2026-03-01 12:00:12+00');
+    await assertSameRows('inc_late');
+  });
+
+  test('--lookback with append is refused: it would insert re-read rows twice', async () => {
+    const result = await h.cli([
+      ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_late'],
+      ...['--incremental-by', 'updated_at', '--mode', 'append', '--lookback', '5m'],
+    ]);
+    assert.equal(result.exitCode, 2, result.stderr);
+    assert.match(result.stderr, /--lookback re-reads rows already copied: use it with --mode upsert/);
+  });
+
+  test('pgferry watermark show, set and reset read and move the watermark the next run starts from', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_manual (id bigint PRIMARY KEY, note text);
+       INSERT INTO public.inc_manual SELECT i, 'm' || i FROM generate_series(1, 50) i;`,
+    );
+    await copy('inc_manual', 'id');
+    const args = ['--target', 'target', '--table', 'inc_manual'];
+    const shown = parseJson<{ watermark: string; sourceProfile: string; column: string; type: string }[]>(
+      await h.cli(['watermark', 'show', ...args, '--json']),
+    );
+    assert.deepEqual(
+      shown.map(({ watermark, sourceProfile, column, type }) => ({ watermark, sourceProfile, column, type })),
+      [{ watermark: '50', sourceProfile: 'source', column: 'id', type: 'bigint' }],
+    );
+    const bad = await h.cli(['watermark', 'set', ...args, 'forty']);
+    assert.equal(bad.exitCode, 2);
+    assert.match(bad.stderr, /"forty" is not a bigint value/);
+    const set = await h.cli(['watermark', 'set', ...args, '40']);
+    assert.equal(set.exitCode, 0, set.stderr);
+    await query(h.targetUrl, 'DELETE FROM public.inc_manual WHERE id > 40');
+    const again = await copy('inc_manual', 'id');
+    assert.deepEqual(again.window, { column: 'id', low: '40', high: '50', rows: 10 });
+    await assertSameRows('inc_manual');
+
+    const reset = await h.cli(['watermark', 'reset', ...args]);
+    assert.equal(reset.exitCode, 0, reset.stderr);
+    assert.equal(await watermark('inc_manual', 'id'), undefined);
+    await query(h.targetUrl, 'TRUNCATE public.inc_manual');
+    const all = await copy('inc_manual', 'id');
+    assert.equal(all.window?.low, null);
+    assert.equal(all.rows, 50);
   });
 
   test('replace mode with --incremental-by is refused before anything starts', async () => {

@@ -20,6 +20,7 @@ import {
 import { durationMs } from '../../shared/copy-defaults.js';
 import { addCopyFlags, copyInputsFromFlags, type CopyFlags } from '../copy-options.js';
 import { CliError } from '../cli-error.js';
+import { scheduleWatermark, watermarkLine } from '../schedule-watermark.js';
 
 interface CreateFlags extends CopyFlags {
   cron?: string;
@@ -180,8 +181,12 @@ export function registerScheduleCommand(program: Command): void {
     .action(async (scheduleId: string, flags: { json?: boolean }) =>
       withClient(scheduleId, async (client) => {
         const info = await describeCopySchedule(client, scheduleId);
-        if (flags.json) console.log(JSON.stringify(info));
-        else printDescription(info);
+        const watermark = await scheduleWatermark(client, scheduleId);
+        if (flags.json) console.log(JSON.stringify({ ...info, ...(watermark ? { watermark } : {}) }));
+        else {
+          printDescription(info);
+          if (watermark) console.log(watermarkLine(watermark));
+        }
       }),
     );
 
