@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import type { PublishInput } from '../../activities/index.js';
+import type { ExportImportResult, PublishInput, PublishResult } from '../../activities/index.js';
 import type { TableRef } from '../../src/shared/table-name.js';
 import { query } from '../support/pg.js';
 import { createCopyWorld, type CopyWorld } from '../support/copy-world.js';
@@ -43,7 +43,7 @@ describe('incremental publish (issue 16)', { timeout: 300_000 }, () => {
     };
     const planned = await env().run(world.activities.planWindow, { ...copy, incremental: { column: 'id' } });
     const staged = await env().run(world.activities.createStaging, copy);
-    const copied = await env().run(world.activities.exportImport, {
+    const copied: ExportImportResult = await env().run(world.activities.exportImport, {
       source: 'source',
       target: 'target',
       sourceTable: TABLE,
@@ -76,12 +76,12 @@ describe('incremental publish (issue 16)', { timeout: 300_000 }, () => {
 
   test('a publish retried after it committed changes neither the rows nor the watermark again', async () => {
     const input = await stage('00000000-0000-0000-0000-0000000000a1');
-    const first = await activityEnvironment().run(world.activities.publish, input);
+    const first: PublishResult = await activityEnvironment().run(world.activities.publish, input);
     assert.equal(first.rows, 300);
     assert.deepEqual(await state(), { rows: 300, watermarks: ['300'] });
     await query(world.sourceUrl, `INSERT INTO public.inc_retry SELECT i, 'r' || i FROM generate_series(301, 400) i`);
     // The retry carries the same input, now stale: 300 was the previous watermark it planned with.
-    const retried = await activityEnvironment().run(world.activities.publish, input);
+    const retried: PublishResult = await activityEnvironment().run(world.activities.publish, input);
     assert.equal(retried.alreadyPublished, true);
     assert.deepEqual(await state(), { rows: 300, watermarks: ['300'] });
   });

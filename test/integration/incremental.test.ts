@@ -8,11 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CopyOutcome } from '../../src/client/outcome.js';
-import type { TableRef } from '../../src/shared/table-name.js';
 import { query, withClient } from '../support/pg.js';
 import { createCopyHarness, digestOf, parseJson, stagingTables, type CopyHarness } from '../support/copy-harness.js';
-
-const table = (name: string): TableRef => ({ schema: 'public', table: name });
 
 describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
   let h: CopyHarness;
