@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ExportImportResult, PublishInput, PublishResult } from '../../activities/index.js';
+import type { CreateStagingResult, ExportImportResult, PublishInput, PublishResult } from '../../activities/index.js';
+import type { PlannedWindow } from '../../src/shared/incremental.js';
 import type { TableRef } from '../../src/shared/table-name.js';
 import { query } from '../support/pg.js';
 import { createCopyWorld, type CopyWorld } from '../support/copy-world.js';
@@ -41,8 +42,11 @@ describe('incremental publish (issue 16)', { timeout: 300_000 }, () => {
       targetTable: TABLE,
       mode: 'append' as const,
     };
-    const planned = await env().run(world.activities.planWindow, { ...copy, incremental: { column: 'id' } });
-    const staged = await env().run(world.activities.createStaging, copy);
+    const planned: PlannedWindow = await env().run(world.activities.planWindow, {
+      ...copy,
+      incremental: { column: 'id' },
+    });
+    const staged: CreateStagingResult = await env().run(world.activities.createStaging, copy);
     const copied: ExportImportResult = await env().run(world.activities.exportImport, {
       source: 'source',
       target: 'target',
