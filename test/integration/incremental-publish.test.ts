@@ -54,8 +54,8 @@ describe('incremental publish (issue 16)', { timeout: 300_000 }, () => {
       staging: staged.staging,
       columns: staged.columns,
       selectForm: staged.selectForm,
-      format: 'binary',
-      verify: 'count',
+      format: 'binary' as const,
+      verify: 'count' as const,
       stallTimeoutMs: 60_000,
       window: { column: 'id', type: planned.type, low: planned.low },
     });
