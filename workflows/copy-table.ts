@@ -182,7 +182,8 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
 
     if (copied.window?.high === null) return await emptyWindow(copied.window);
     const window = copied.window;
-    const published = await phase('publish', `${input.mode} into ${input.target}:${formatTable(targetTable)}`, () =>
+    const into = `${input.mode} into ${input.target}:${formatTable(targetTable)}`;
+    const published = await phase('publish', window ? `${into}, window ${formatWindow(window)}` : into, () =>
       publish.executeWithOptions({ summary: `${input.mode} ${input.target}:${formatTable(targetTable)}` }, [
         {
           target: input.target,

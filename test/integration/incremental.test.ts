@@ -215,6 +215,45 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     assert.equal(all.rows, 50);
   });
 
+  test('a batch copies each table by its own watermark and names each window, also in the run details', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_batch_a (id int PRIMARY KEY); INSERT INTO public.inc_batch_a SELECT generate_series(1, 30);
+       CREATE TABLE public.inc_batch_b (id int PRIMARY KEY); INSERT INTO public.inc_batch_b SELECT generate_series(1, 70);`,
+    );
+    const batch = async () => {
+      const result = await h.cli([
+        ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_batch_a', '--table', 'inc_batch_b'],
+        ...['--incremental-by', 'id', '--mode', 'append', '--wait', '--json'],
+      ]);
+      assert.equal(result.exitCode, 0, result.stderr);
+      return parseJson<{ results: { workflowId: string; window?: unknown }[] }>(result).results;
+    };
+    const first = await batch();
+    assert.deepEqual(
+      first.map((item) => item.window),
+      [
+        { column: 'id', low: null, high: '30', rows: 30 },
+        { column: 'id', low: null, high: '70', rows: 70 },
+      ],
+    );
+    await query(h.sourceUrl, 'INSERT INTO public.inc_batch_b SELECT generate_series(71, 75)');
+    const second = await batch();
+    assert.deepEqual(
+      second.map((item) => item.window),
+      [
+        { column: 'id', low: '30', high: null, rows: 0 },
+        { column: 'id', low: '70', high: '75', rows: 5 },
+      ],
+    );
+    await assertSameRows('inc_batch_b');
+    // The run's details, as the Temporal UI shows them.
+    const metadata = await h.client.workflow
+      .getHandle(second[1]!.workflowId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(metadata.currentDetails ?? '', /5 rows.*window id in \(70, 75\]/s);
+  });
+
   test('replace mode with --incremental-by is refused before anything starts', async () => {
     const result = await h.cli([
       'copy',

@@ -85,7 +85,8 @@ async function copyBatch(client: Client, inputs: CopyTableInput[], flags: CopyCo
     for (const item of result?.results ?? []) {
       const detail =
         item.status === 'COMPLETED'
-          ? `${formatCount(item.rows ?? 0)} rows, ${formatBytes(item.bytes ?? 0)}`
+          ? `${formatCount(item.rows ?? 0)} rows, ${formatBytes(item.bytes ?? 0)}` +
+            (item.window ? `, window ${formatWindow(item.window)}` : '')
           : `${item.failure?.type}: ${item.failure?.message}`;
       console.error(`${item.status.padEnd(9)}  ${item.summary}  ${detail}`);
     }
