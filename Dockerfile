@@ -12,7 +12,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
 COPY workflows/ workflows/
 COPY activities/ activities/
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+# npm run build: tsc, then dist/workflow-bundle.js, which the worker loads instead of bundling at start.
+RUN npm run build && npm prune --omit=dev
 
 # --- runtime ---
 FROM node:20-bookworm-slim

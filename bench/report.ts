@@ -105,6 +105,8 @@ export function formatReport(results: BenchResults): string {
     `whole copy phases (median s): ${Object.entries(results.copyPhases)
       .map(([phase, s]) => `${phase} ${fixed(s)}`)
       .join(', ')}`,
+    `idle worker RSS (compiled pgferry worker, ${fixed((rss.small.idleMs ?? 0) / 1000, 0)} s after ready): ` +
+      `${fixed(rss.small.idleMB ?? Number.NaN, 0)} MB (${fixed(rss.small.readyMB, 0)} MB at ready)`,
     `worker RSS (pgferry worker subprocess, VmRSS sampled during the copy): ` +
       `${data.smallRows.toLocaleString('en')} rows ${fixed(rss.small.peakDuringCopyMB, 0)} MB, ` +
       `${data.rows.toLocaleString('en')} rows ${fixed(rss.large.peakDuringCopyMB, 0)} MB, growth ${fixed(rss.growthMB, 1)} MB; ` +
@@ -179,6 +181,12 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
       goal: '< 50 MB',
       measured: `${fixed(results.rss.growthMB, 1)} MB`,
       met: results.rss.growthMB < 50,
+    },
+    {
+      name: 'idle worker RSS (compiled, after 25 s)',
+      goal: '< 150 MB',
+      measured: `${fixed(results.rss.small.idleMB ?? Number.NaN, 0)} MB`,
+      met: (results.rss.small.idleMB ?? Number.POSITIVE_INFINITY) < 150,
     },
     {
       name: 'empty-table copy run time',

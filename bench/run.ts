@@ -66,10 +66,13 @@ async function emptyCopies(ferry: Ferry, runs: number): Promise<BenchResults['em
   return { warmupMs, runsMs, medianMs: median(runsMs) };
 }
 
+/** How long the first RSS-check worker idles before its idle VmRSS is read (issue 15: `pgferry worker` idle 25 s). */
+const IDLE_MS = 25_000;
+
 async function rssCheck(world: BenchWorld, ferry: Ferry, rows: number, smallRows: number) {
-  const measure = (rowsCopied: number, source: string, target: string) =>
+  const measure = (rowsCopied: number, source: string, target: string, idleMs?: number) =>
     measureWorkerSubprocess(
-      { address: ferry.server.address, taskQueue: RSS_TASK_QUEUE, profiles: world.profiles, rows: rowsCopied },
+      { address: ferry.server.address, taskQueue: RSS_TASK_QUEUE, profiles: world.profiles, rows: rowsCopied, idleMs },
       async () => {
         const { result } = await ferry.copy(
           { source, target: 'target', table: TABLE, targetTable: { schema: 'public', table: target } },
@@ -78,7 +81,8 @@ async function rssCheck(world: BenchWorld, ferry: Ferry, rows: number, smallRows
         if (result.rows !== rowsCopied) throw new Error(`RSS copy moved ${result.rows} rows, expected ${rowsCopied}`);
       },
     );
-  const small = await measure(smallRows, 'source_small', 'rss_small');
+  const small = await measure(smallRows, 'source_small', 'rss_small', IDLE_MS);
+  say(`  worker subprocess idle ${IDLE_MS / 1000} s: ${small.idleMB?.toFixed(0)} MB`);
   say(`  worker subprocess, ${smallRows} rows: peak ${small.peakDuringCopyMB.toFixed(0)} MB`);
   const large = await measure(rows, 'source', 'rss_large');
   say(`  worker subprocess, ${rows} rows: peak ${large.peakDuringCopyMB.toFixed(0)} MB`);

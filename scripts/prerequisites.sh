@@ -13,6 +13,8 @@ have psql || missing+=(postgresql-client)
 have docker-compose || missing+=(docker-compose)          # static check of docker-compose.yml
 [ -x /usr/bin/chromium ] || missing+=(chromium)           # the Temporal UI browser test
 have pgcopydb || missing+=(pgcopydb)                      # the benchmark's smoke run
+have openssl || missing+=(openssl)                        # the throwaway CA of the Temporal mTLS test
+have haproxy || missing+=(haproxy)                        # the mTLS endpoint in front of the dev server
 
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && have apt-get; then

@@ -54,13 +54,15 @@ function table(value: string, flag: string): TableRef {
   }
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+/** `value` when it is one of `allowed`, else a CliError naming `flag`. */
+export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!allowed.includes(value as T))
     throw new CliError(`${flag}: unknown value "${value}" (expected ${allowed.join(', ')})`);
   return value as T;
 }
 
-function duration(value: string | undefined, flag: string): string | undefined {
+/** A positive duration as given (`90s`, `5m`), else a CliError naming `flag`. */
+export function duration(value: string | undefined, flag: string): string | undefined {
   if (value === undefined) return undefined;
   try {
     if (durationMs(value) <= 0) throw new TypeError('not positive');

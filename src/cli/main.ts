@@ -8,6 +8,7 @@ import { registerInspectCommands } from './commands/inspect.js';
 import { registerServerCommands } from './commands/servers.js';
 import { registerScheduleCommand } from './commands/schedule.js';
 import { registerWatermarkCommand } from './commands/watermark.js';
+import { registerSetupCommand } from './commands/setup.js';
 import { CliError } from './cli-error.js';
 import { CopyAlreadyRunningError } from '../client/start-copy.js';
 
@@ -22,6 +23,7 @@ registerInspectCommands(program);
 registerServerCommands(program);
 registerScheduleCommand(program);
 registerWatermarkCommand(program);
+registerSetupCommand(program);
 
 try {
   await program.parseAsync(process.argv);

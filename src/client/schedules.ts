@@ -16,6 +16,7 @@ import type { CopyTableInput } from '../shared/copy-spec.js';
 import { copySummary } from '../shared/copy-defaults.js';
 import { workflowIdForTarget } from '../shared/ids.js';
 import { copyWorkflowOptions } from './start-copy.js';
+import { explainStartFailure } from './namespace-setup.js';
 
 /** The overlap policies by their CLI names; `skip` never lets two scheduled copies onto one table. */
 export const OVERLAP_POLICIES = {
@@ -64,6 +65,26 @@ interface CopyScheduleMemo {
   spec: string;
 }
 
+/**
+ * The schedule's timing as pgferry wrote it, kept in the action's memo: unlike the schedule's
+ * memo, the action can be changed by `schedule update`, and Temporal keeps a cron expression
+ * only as compiled calendars.
+ */
+export interface CopyScheduleTimingMemo {
+  spec: string;
+  timing: CopyScheduleTiming;
+  timezone?: string;
+}
+
+/** The key of {@link CopyScheduleTimingMemo} in the action's memo. */
+export const TIMING_MEMO_KEY = 'pgferrySchedule';
+
+/** The timing memo of a schedule's action, when pgferry wrote one. */
+export function timingMemoOf(memo: Record<string, unknown> | undefined): CopyScheduleTimingMemo | undefined {
+  const value = memo?.[TIMING_MEMO_KEY];
+  return value && typeof value === 'object' ? (value as CopyScheduleTimingMemo) : undefined;
+}
+
 /** `1d`, `6h`, `90s`: the largest unit that divides the duration exactly. */
 export function formatInterval(ms: number): string {
   const units: [string, number][] = [
@@ -76,7 +97,8 @@ export function formatInterval(ms: number): string {
   return unit ? `${ms / unit[1]}${unit[0]}` : `${ms}ms`;
 }
 
-function timingText(timing: CopyScheduleTiming, timezone?: string): string {
+/** `cron "0 3 * * *" (Asia/Seoul)`, `every 6h`. */
+export function timingText(timing: CopyScheduleTiming, timezone?: string): string {
   const base = 'cron' in timing ? `cron "${timing.cron}"` : `every ${formatInterval(timing.everyMs)}`;
   return timezone ? `${base} (${timezone})` : base;
 }
@@ -84,7 +106,8 @@ function timingText(timing: CopyScheduleTiming, timezone?: string): string {
 /**
  * Creates the schedule. Not idempotent: a second create with the same id fails.
  * @throws ScheduleExistsError when the id is taken; InvalidScheduleSpecError when Temporal
- *   rejects the cron expression or time zone. Nothing is created in either case.
+ *   rejects the cron expression or time zone; SearchAttributesMissingError when the namespace
+ *   lacks pgferry's search attributes. Nothing is created in any of these cases.
  */
 export async function createCopySchedule(client: Client, options: CreateCopyScheduleOptions): Promise<ScheduleHandle> {
   const { input, timing } = options;
@@ -103,6 +126,13 @@ export async function createCopySchedule(client: Client, options: CreateCopySche
         workflowType: 'copyTable',
         workflowId: workflowIdForTarget(input.target, input.targetTable ?? input.table),
         ...copyWorkflowOptions(input, options.taskQueue),
+        memo: {
+          [TIMING_MEMO_KEY]: {
+            spec: memo.spec,
+            timing,
+            ...(options.timezone ? { timezone: options.timezone } : {}),
+          } satisfies CopyScheduleTimingMemo,
+        },
       },
       policies: {
         overlap: OVERLAP_POLICIES[options.overlap ?? 'skip'],
@@ -115,7 +145,7 @@ export async function createCopySchedule(client: Client, options: CreateCopySche
     if (error instanceof ScheduleAlreadyRunning) throw new ScheduleExistsError(options.scheduleId);
     // The SDK turns the server's "Invalid schedule spec: ..." into a TypeError with the reason.
     if (error instanceof TypeError) throw new InvalidScheduleSpecError(error.message, { cause: error });
-    throw error;
+    throw await explainStartFailure(client, error);
   }
 }
 
@@ -155,7 +185,7 @@ function memoOf(memo: Record<string, unknown> | undefined): Partial<CopySchedule
 
 /** The spec from the memo, or rendered from Temporal's description for schedules made elsewhere. */
 function specText(description: ScheduleDescription): string {
-  const recorded = memoOf(description.memo).spec;
+  const recorded = timingMemoOf(description.action.memo)?.spec ?? memoOf(description.memo).spec;
   if (recorded) return recorded;
   const { intervals, calendars, timezone } = description.spec;
   const parts = [
@@ -223,16 +253,23 @@ export interface CopyScheduleListEntry {
   nextRunTime?: string;
 }
 
-/** Lists the schedules that start copyTable. Listing is eventually consistent in Temporal. */
+/**
+ * Lists the schedules that start copyTable. Listing is eventually consistent in Temporal; spec
+ * and summary are read from each schedule's description, so an update shows at once.
+ */
 export async function listCopySchedules(client: Client): Promise<CopyScheduleListEntry[]> {
   const entries: CopyScheduleListEntry[] = [];
   for await (const schedule of client.schedule.list()) {
     if (schedule.action?.workflowType !== 'copyTable') continue;
     const memo = memoOf(schedule.memo);
+    const current = await client.schedule
+      .getHandle(schedule.scheduleId)
+      .describe()
+      .catch(() => undefined);
     entries.push({
       scheduleId: schedule.scheduleId,
-      spec: memo.spec,
-      summary: memo.summary,
+      spec: current ? specText(current) : memo.spec,
+      summary: current?.action.staticSummary ?? memo.summary,
       paused: schedule.state.paused,
       note: schedule.state.note || undefined,
       nextRunTime: schedule.info.nextActionTimes[0]?.toISOString(),

@@ -14,6 +14,7 @@ import type { CopyTableInput } from '../shared/copy-spec.js';
 import { copySummary } from '../shared/copy-defaults.js';
 import { workflowIdForTarget } from '../shared/ids.js';
 import { copySearchAttributes } from '../shared/search-attributes.js';
+import { explainStartFailure } from './namespace-setup.js';
 
 /** Raised when the target table already has a running copy. */
 export class CopyAlreadyRunningError extends Error {
@@ -36,6 +37,7 @@ export function copyWorkflowOptions(input: CopyTableInput, taskQueue: string) {
 /**
  * Starts copyTable.
  * @throws CopyAlreadyRunningError when a copy onto the same target table is running.
+ * @throws SearchAttributesMissingError when the namespace lacks pgferry's search attributes.
  */
 export async function startCopy(
   client: Client,
@@ -52,7 +54,7 @@ export async function startCopy(
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw new CopyAlreadyRunningError(workflowId);
-    throw error;
+    throw await explainStartFailure(client, error);
   }
 }
 

@@ -27,6 +27,8 @@ export interface StartDevServerOptions {
   uiPort?: number;
   /** Serve the web UI (default true). */
   ui?: boolean;
+  /** Register pgferry's search attributes at start (default true); false leaves the namespace as `pgferry setup` finds it. */
+  searchAttributes?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -66,7 +68,7 @@ export async function startDevServer(options: StartDevServerOptions = {}): Promi
           ui,
           uiPort,
           namespace: NAMESPACE,
-          searchAttributes: PGFERRY_SEARCH_ATTRIBUTES,
+          searchAttributes: (options.searchAttributes ?? true) ? PGFERRY_SEARCH_ATTRIBUTES : [],
           // The SDK turns this into `--log-format pretty --log-level warn`: the server is quiet unless something is wrong.
           log: { format: 'pretty', level: 'warn' },
           extraArgs: DYNAMIC_CONFIG.flatMap((setting) => ['--dynamic-config-value', setting]),

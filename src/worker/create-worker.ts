@@ -2,20 +2,15 @@
  * The pgferry worker: copyTable workflows and the activities, on one task queue. Any number of
  * workers can share the queue; each resolves connection profiles from its own environment.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { loadConnectionProfiles, type ConnectionProfiles } from '../config/connections.js';
 import { temporalSettings, type TemporalSettings } from '../config/environment.js';
 import { Databases } from '../db/databases.js';
 import { findExecutable } from '../pipe/launcher.js';
+import { prebuiltWorkflowBundle, workflowsPath } from './workflow-bundle.js';
 
-/** The workflows entry, as .ts under tsx (tests, dev) or .js when compiled. */
-export function workflowsPath(): string {
-  const base = fileURLToPath(new URL('../../workflows/index', import.meta.url));
-  return existsSync(`${base}.ts`) ? `${base}.ts` : `${base}.js`;
-}
+export { workflowsPath } from './workflow-bundle.js';
 
 export interface PgferryWorkerOptions {
   connection?: NativeConnection;
@@ -34,19 +29,25 @@ export interface PgferryWorker {
   shutdown(): void;
 }
 
-/** Creates a worker (bundling the workflows) ready to run. */
+/**
+ * Creates a worker ready to run: compiled, it loads the prebuilt workflow bundle when there is
+ * one; under tsx it bundles the workflow sources.
+ */
 export async function createPgferryWorker(options: PgferryWorkerOptions = {}): Promise<PgferryWorker> {
   const settings = options.settings ?? temporalSettings();
-  const ownConnection = options.connection ? undefined : await NativeConnection.connect({ address: settings.address });
+  const ownConnection = options.connection
+    ? undefined
+    : await NativeConnection.connect({ ...settings.connection, address: settings.address });
   const connection = options.connection ?? ownConnection!;
-  const databases = new Databases(options.profiles ?? loadConnectionProfiles(), (profile, error) =>
-    console.error(`pgferry: idle connection to profile ${profile} failed: ${error.message}`),
-  );
+  // Through the Runtime logger, so PGFERRY_LOG_FORMAT=json keeps every line JSON.
+  const databases = new Databases(options.profiles ?? loadConnectionProfiles(), (profile, error) => {
+    Runtime.instance().logger.warn(`idle connection to profile ${profile} failed: ${error.message}`, { profile });
+  });
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
-    workflowsPath: workflowsPath(),
+    ...workflowSource(),
     activities: createActivities({ databases, psqlPath: options.psqlPath ?? findExecutable('psql') }),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
   });
@@ -65,4 +66,9 @@ export async function createPgferryWorker(options: PgferryWorkerOptions = {}): P
       if (worker.getState() === 'RUNNING') worker.shutdown();
     },
   };
+}
+
+function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const workflowBundle = prebuiltWorkflowBundle();
+  return workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath() };
 }

@@ -61,6 +61,7 @@ test(
       assert.equal(results.data.rows, 2000);
       for (const rss of [results.rss.small, results.rss.large]) assert.ok(rss.peakDuringCopyMB > 0);
       assert.ok(Number.isFinite(results.rss.growthMB));
+      assert.ok((results.rss.small.idleMB ?? 0) > 0, 'the idle worker RSS is reported');
       assert.ok(results.emptyCopy.medianMs > 0);
       assert.deepEqual(
         results.readerWait.map((wait) => [wait.path, wait.swapped]),

@@ -89,7 +89,19 @@ describe('pgferry worker', () => {
 });
 
 describe('pgferry --help', () => {
-  for (const command of [[], ['copy'], ['status'], ['cancel'], ['list'], ['dev'], ['worker'], ['demo'], ['schedule']]) {
+  for (const command of [
+    [],
+    ['copy'],
+    ['status'],
+    ['cancel'],
+    ['list'],
+    ['dev'],
+    ['worker'],
+    ['demo'],
+    ['schedule'],
+    ['setup'],
+    ['schedule', 'update'],
+  ]) {
     it(`documents ${command.join(' ') || 'the program'} with --help and exits 0`, async () => {
       const result = await pgferry([...command, '--help']);
       assert.equal(result.exitCode, 0, String(result.all));

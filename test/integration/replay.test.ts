@@ -115,6 +115,12 @@ describe('copyTable replay', { timeout: 120_000 }, () => {
     await Worker.runReplayHistory({ workflowsPath: workflowsPath(), replayName: 'copy-table-completed' }, history);
   });
 
+  test('the recorded completed copy replays against the prebuilt bundle a compiled worker loads', async () => {
+    // npm test builds first (pretest); a missing bundle means the build step did not write it.
+    const codePath = fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url));
+    await Worker.runReplayHistory({ workflowBundle: { codePath }, replayName: 'copy-table-prebuilt' }, history);
+  });
+
   test('the same history fails to replay against a copyTable that schedules other activities', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pgferry-replay-'));
     try {

@@ -67,6 +67,8 @@ export interface CopyHarnessOptions {
   worker?: boolean;
   /** Serve the Temporal web UI (default false). */
   ui?: boolean;
+  /** Register pgferry's search attributes on the dev server (default true). */
+  searchAttributes?: boolean;
 }
 
 /** Expected failures would otherwise log a warning with a stack for every retried attempt. */
@@ -84,7 +86,7 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
   quietRuntime();
   const taskQueue = `pgferry-test-${options.name}`;
   const created = await Promise.allSettled([
-    startDevServer({ ui: options.ui ?? false }),
+    startDevServer({ ui: options.ui ?? false, searchAttributes: options.searchAttributes }),
     createPgCluster({ name: `${options.name}-src` }),
     createPgCluster({ name: `${options.name}-tgt` }),
   ]);

@@ -1,5 +1,5 @@
-/** `pgferry status | list | cancel`: look at and stop runs. */
-import type { Command } from 'commander';
+/** `pgferry status | list | cancel`: look at and stop runs; `list` filters by search attributes. */
+import { Option, type Command } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { connectClient } from '../../client/connect.js';
 import { failedAttempts, liveProgress } from '../../client/outcome.js';
@@ -7,6 +7,8 @@ import { namedFailure } from '../../shared/failure-chain.js';
 import { formatBytes, formatCount } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
 import { formatWindow, type CopiedWindow } from '../../shared/incremental.js';
+import { LIST_STATUSES, listCopies, type ListCopiesFilter, type ListStatus } from '../../client/list-copies.js';
+import { parseTableName, TableNameError, type TableRef } from '../../shared/table-name.js';
 
 async function withClient<T>(
   fn: (client: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<T>,
@@ -90,24 +92,63 @@ export function registerInspectCommands(program: Command): void {
 
   program
     .command('list')
-    .description('list recent copies')
-    .option('--json', 'print a JSON array on stdout')
+    .description('list copies, newest first, by source, target, target table and status (search attributes)')
+    .option('--source <name>', 'only copies from this source profile')
+    .option('--target <name>', 'only copies onto this target profile')
+    .option('--table <[schema.]table>', 'only copies onto this target table (PostgreSQL quoting rules)')
+    .addOption(
+      new Option('--status <status>', 'only runs in this status; repeat for several')
+        .choices(Object.keys(LIST_STATUSES))
+        .argParser((value: string, previous: string[] = []) => {
+          if (!(value in LIST_STATUSES)) {
+            throw new CliError(
+              `--status: unknown value "${value}" (expected ${Object.keys(LIST_STATUSES).join(', ')})`,
+            );
+          }
+          return [...previous, value];
+        }),
+    )
     .option('--limit <n>', 'how many runs', '20')
-    .action(async (flags: { json?: boolean; limit: string }) =>
-      withClient(async (client) => {
-        const runs = [];
-        for await (const run of client.workflow.list({ query: "WorkflowType = 'copyTable'" })) {
-          runs.push({
-            workflowId: run.workflowId,
-            runId: run.runId,
-            status: run.status.name,
-            startTime: run.startTime.toISOString(),
-            closeTime: run.closeTime?.toISOString(),
-          });
-          if (runs.length >= Number(flags.limit)) break;
-        }
+    .option('--json', 'print a JSON array on stdout')
+    .action(async (flags: ListFlags) => {
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new CliError(`--limit: "${flags.limit}" is not a positive whole number`);
+      const filter: ListCopiesFilter = {
+        source: flags.source?.toLowerCase(),
+        target: flags.target?.toLowerCase(),
+        table: flags.table === undefined ? undefined : tableFlag(flags.table),
+        statuses: flags.status as ListStatus[] | undefined,
+        limit,
+      };
+      await withClient(async (client) => {
+        const runs = await listCopies(client, filter);
         if (flags.json) console.log(JSON.stringify(runs));
-        else for (const run of runs) console.log(`${run.startTime}  ${run.status.padEnd(10)}  ${run.workflowId}`);
-      }),
-    );
+        else {
+          for (const run of runs) {
+            console.log(
+              `${run.startTime}  ${run.status.padEnd(10)}  ${run.workflowId}  ${run.source ?? '?'} → ${run.target ?? '?'} (${run.mode ?? '?'})`,
+            );
+          }
+        }
+      });
+    });
+}
+
+interface ListFlags {
+  source?: string;
+  target?: string;
+  table?: string;
+  status?: string[];
+  limit: string;
+  json?: boolean;
+}
+
+function tableFlag(value: string): TableRef {
+  try {
+    return parseTableName(value);
+  } catch (error) {
+    if (error instanceof TableNameError) throw new CliError(`--table: ${error.message}`);
+    throw error;
+  }
 }

@@ -1,4 +1,4 @@
-/** `pgferry schedule create | list | describe | pause | unpause | trigger | backfill | delete`. */
+/** `pgferry schedule create | list | describe | update | pause | unpause | trigger | backfill | delete`. */
 import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../../client/connect.js';
@@ -19,6 +19,7 @@ import {
 } from '../../client/schedules.js';
 import { durationMs } from '../../shared/copy-defaults.js';
 import { addCopyFlags, copyInputsFromFlags, type CopyFlags } from '../copy-options.js';
+import { registerUpdate } from './schedule-update.js';
 import { CliError } from '../cli-error.js';
 import { scheduleWatermark, watermarkLine } from '../schedule-watermark.js';
 
@@ -34,10 +35,11 @@ interface CreateFlags extends CopyFlags {
 }
 
 const OVERLAP_NAMES = Object.keys(OVERLAP_POLICIES) as OverlapName[];
-const overlapOption = (description: string) => new Option('--overlap <policy>', description).choices(OVERLAP_NAMES);
+export const overlapOption = (description: string) =>
+  new Option('--overlap <policy>', description).choices(OVERLAP_NAMES);
 
 /** `90s`, `5m`, `2h`, `1d`: a positive duration in milliseconds. */
-function scheduleDuration(value: string | undefined, flag: string): number | undefined {
+export function scheduleDuration(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const days = /^(\d+(?:\.\d+)?)\s*d$/.exec(value.trim());
   let ms = Number.NaN;
@@ -50,7 +52,7 @@ function scheduleDuration(value: string | undefined, flag: string): number | und
   return ms;
 }
 
-function timezone(value: string | undefined): string | undefined {
+export function timezone(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   try {
     new Intl.DateTimeFormat('en', { timeZone: value });
@@ -69,7 +71,10 @@ function isoDate(value: string, flag: string): Date {
 }
 
 /** Connects, runs `fn`, and turns a missing schedule into one line. */
-async function withClient<T>(scheduleId: string | undefined, fn: (client: Client, taskQueue: string) => Promise<T>) {
+export async function withClient<T>(
+  scheduleId: string | undefined,
+  fn: (client: Client, taskQueue: string) => Promise<T>,
+) {
   const connected = await connectClient();
   try {
     return await fn(connected.client, connected.settings.taskQueue);
@@ -157,6 +162,7 @@ export function registerScheduleCommand(program: Command): void {
     .description('copy a table on a schedule (Temporal Schedules)')
     .showHelpAfterError('(run with --help for usage)');
   registerCreate(schedule);
+  registerUpdate(schedule);
 
   schedule
     .command('list')

@@ -5,6 +5,9 @@ import { startDevServer } from '../../dev/dev-server.js';
 import { runDemo } from '../../dev/demo.js';
 import { createPgferryWorker } from '../../worker/create-worker.js';
 import { temporalSettings } from '../../config/environment.js';
+import { describeEndpoint } from '../../client/connect.js';
+import { diagnoseTls } from '../../client/tls-probe.js';
+import { LogSettingError, logSettings, loggingRuntimeOptions } from '../../worker/logging.js';
 import { loadConnectionProfiles } from '../../config/connections.js';
 import { formatBytes, formatCount, formatDuration } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
@@ -59,21 +62,29 @@ export function registerServerCommands(program: Command): void {
 
   program
     .command('worker')
-    .description('run a pgferry worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, PGFERRY_TASK_QUEUE, PGFERRY_CONN_<NAME>)')
+    .description(
+      'run a pgferry worker (TEMPORAL_* client configuration, PGFERRY_TASK_QUEUE, PGFERRY_CONN_<NAME>, PGFERRY_LOG_FORMAT, PGFERRY_LOG_LEVEL)',
+    )
     .action(async () => {
+      let logger;
+      try {
+        logger = Runtime.install(loggingRuntimeOptions(logSettings())).logger;
+      } catch (error) {
+        if (error instanceof LogSettingError) throw new CliError(error.message);
+        throw error;
+      }
       const settings = temporalSettings();
       const profiles = loadConnectionProfiles();
-      const worker = await createPgferryWorker({ settings, profiles }).catch((error: unknown) => {
-        throw new CliError(
-          `cannot start the worker against Temporal at ${settings.address}: ${(error as Error).message}`,
-        );
+      const worker = await createPgferryWorker({ settings, profiles }).catch(async (error: unknown) => {
+        const reason = (await diagnoseTls(settings)) ?? (error as Error).message;
+        throw new CliError(`cannot start the worker against Temporal at ${describeEndpoint(settings)}: ${reason}`);
       });
-      say(
-        `worker on ${settings.address}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
+      logger.info(
+        `worker on ${describeEndpoint(settings)}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
       );
       const running = worker.run();
       const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
-      if (signal) say(`${signal}: finishing running activities, then stopping`);
+      if (signal) logger.info(`${signal}: finishing running activities, then stopping`);
       worker.shutdown();
       await running;
     });
