@@ -117,4 +117,11 @@ describe('an incremental schedule while the source changes (issue 16)', { timeou
     );
     assert.deepEqual(info.watermark, { column: 'updated_at', watermark: max[0]!.high });
   });
+
+  test('schedule update refuses replace for an incremental schedule and leaves it as it was', async () => {
+    const refused = await h.cli(['schedule', 'update', SCHEDULE, '--mode', 'replace']);
+    assert.equal(refused.exitCode, 2, refused.stderr);
+    assert.match(refused.stderr, /--incremental-by works with --mode append or --mode upsert/);
+    assert.match((await describeSchedule()).summary ?? '', /\(upsert\)$/);
+  });
 });
