@@ -1,5 +1,5 @@
 # The pgferry worker image: Node 20, psql 15 (the copy runs psql ... | psql ...) and setpriv (so a
-# psql child dies with the worker, DESIGN.md invariant 4). Build: docker build -t pgferry-worker .
+# psql child dies with the worker, docs/design.md invariant 4). Build: docker build -t pgferry-worker .
 
 # --- build: compile TypeScript with the dev dependencies, then drop them ---
 FROM node:20-bookworm-slim AS build

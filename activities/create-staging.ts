@@ -20,6 +20,7 @@ import { FailureType } from '../src/shared/failure-types.js';
 import { formatTable, quoteIdent, quoteTable, sameTable, type TableRef } from '../src/shared/table-name.js';
 import type { CopyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
+import { refuseNonTableTarget, refuseUnreadableSource } from './relation-kinds.js';
 import { stagingTableFor } from './staging.js';
 import { createSwapStaging, swapBlockers } from './table-swap.js';
 
@@ -95,7 +96,9 @@ export function makeCreateStaging(databases: Databases) {
     const source = await databases
       .withClient(input.source, async (client) => {
         const table = await readTableDefinition(client, sourceTable);
-        return table && { ...table, create: await readTargetDefinition(client, sourceTable, table.primaryKey) };
+        if (!table) return undefined;
+        await refuseUnreadableSource(client, sourceTable, table, `${input.source}:${formatTable(sourceTable)}`);
+        return { ...table, create: await readTargetDefinition(client, sourceTable, table.primaryKey) };
       })
       .catch((error: unknown) => {
         throw toFailure(error, 'export', 'reading the source table definition');
@@ -131,6 +134,7 @@ export function makeCreateStaging(databases: Databases) {
         inTransaction(client, async () => {
           const existing = await readTableDefinition(client, targetTable);
           if (existing) {
+            refuseNonTableTarget(existing, `${input.target}:${formatTable(targetTable)}`);
             const differences = schemaDifferences(source, existing);
             if (differences.length > 0) {
               throw failure(

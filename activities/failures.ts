@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { UnknownConnectionError } from '../src/config/connections.js';
 import { FailureType, isNonRetryable } from '../src/shared/failure-types.js';
-import { failureTypeForSqlState } from '../src/pipe/classify-failure.js';
+import { failureHint, failureTypeForSqlState } from '../src/pipe/classify-failure.js';
 
 /** Raises a named failure; non-retryable exactly when the type is permanent by nature. */
 export function failure(type: FailureType, message: string, details?: unknown, cause?: Error): ApplicationFailure {
@@ -44,7 +44,13 @@ export function toFailure(error: unknown, side: 'export' | 'import', what: strin
   if (code && /^[0-9A-Z]{5}$/.test(code)) {
     const type =
       failureTypeForSqlState(code, side) ?? (side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed);
-    return failure(type, `${what} failed [${code}]: ${err.message}`, { sqlState: code, database }, err);
+    const hint = failureHint(type, side);
+    return failure(
+      type,
+      `${what} failed [${code}]: ${err.message}${hint ? ` (${hint})` : ''}`,
+      { sqlState: code, database },
+      err,
+    );
   }
   if ((code && CONNECTION_ERROR_CODES.has(code)) || /Connection terminated|connection timeout/i.test(err.message)) {
     return failure(

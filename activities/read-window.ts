@@ -14,7 +14,7 @@ import type { Databases } from '../src/db/databases.js';
 import { readWatermark } from '../src/db/watermarks.js';
 import { readCursorColumn } from '../src/db/cursor-column.js';
 import { cursorLiteral } from '../src/db/window-filter.js';
-import { durationMs } from '../src/shared/copy-defaults.js';
+import { parseDuration } from '../src/shared/duration.js';
 import type { CopyMode } from '../src/shared/copy-spec.js';
 import { FailureType } from '../src/shared/failure-types.js';
 import {
@@ -75,12 +75,10 @@ async function lookedBack(client: pg.ClientBase, watermark: string, type: Cursor
   if (isTimeCursor(type)) {
     let millis: number;
     try {
-      millis = /^\d+$/.test(text) ? Number.NaN : durationMs(text);
-    } catch {
-      millis = Number.NaN;
-    }
-    if (!(millis > 0)) {
-      throw failure(FailureType.InvalidCopySpec, `--lookback: "${lookback}" is not a duration (e.g. 10m, 2h)`);
+      millis = parseDuration(text);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw failure(FailureType.InvalidCopySpec, `--lookback: the cursor is a ${type}: ${why}`);
     }
     const { rows } = await client.query<{ low: string }>(
       `SELECT ($1::${type} - make_interval(secs => $2::float8 / 1000))::${type}::text AS low`,

@@ -5,10 +5,10 @@
 import type { Command } from 'commander';
 import { isValidProfileName, loadConnectionProfiles } from '../config/connections.js';
 import { COPY_FORMATS, COPY_MODES, VERIFY_MODES, type CopyTableInput } from '../shared/copy-spec.js';
-import { durationMs } from '../shared/copy-defaults.js';
 import { formatTable, parseTableName, sameTable, TableNameError, type TableRef } from '../shared/table-name.js';
 import { CliError } from './cli-error.js';
 import { incrementalFromFlags, type IncrementalFlags } from './incremental-options.js';
+import { durationFlag } from './duration-flag.js';
 
 export interface CopyFlags extends IncrementalFlags {
   source: string;
@@ -61,17 +61,6 @@ export function oneOf<T extends string>(value: string, allowed: readonly T[], fl
   return value as T;
 }
 
-/** A positive duration as given (`90s`, `5m`), else a CliError naming `flag`. */
-export function duration(value: string | undefined, flag: string): string | undefined {
-  if (value === undefined) return undefined;
-  try {
-    if (durationMs(value) <= 0) throw new TypeError('not positive');
-  } catch {
-    throw new CliError(`${flag}: "${value}" is not a duration (e.g. 90s, 5m, 2h)`);
-  }
-  return value;
-}
-
 function profile(name: string, flag: string, env: NodeJS.ProcessEnv): string {
   if (!isValidProfileName(name)) throw new CliError(`${flag}: "${name}" is not a profile name (letters, digits, _)`);
   // The worker resolves profiles; when this shell has profiles too, check against them early.
@@ -96,9 +85,9 @@ export function copyInputsFromFlags(flags: CopyFlags, env: NodeJS.ProcessEnv = p
     throw new CliError(`--max-attempts: "${flags.maxAttempts}" is not a positive whole number`);
   }
   const timeouts = {
-    copyTimeout: duration(flags.copyTimeout, '--copy-timeout'),
-    heartbeatTimeout: duration(flags.heartbeatTimeout, '--heartbeat-timeout'),
-    stallTimeout: duration(flags.stallTimeout, '--stall-timeout'),
+    copyTimeout: durationFlag(flags.copyTimeout, '--copy-timeout'),
+    heartbeatTimeout: durationFlag(flags.heartbeatTimeout, '--heartbeat-timeout'),
+    stallTimeout: durationFlag(flags.stallTimeout, '--stall-timeout'),
     maxAttempts,
   };
   const incremental = incrementalFromFlags(flags, mode);

@@ -15,13 +15,16 @@ export function progressLine(progress: CopyProgress, elapsedMs: number): string 
   return parts.join(' · ');
 }
 
-/** Rewrites one line on a terminal; prints a line every few seconds otherwise. */
+/**
+ * Rewrites one line on a terminal; otherwise prints a line at most every 4 s, so that with
+ * updates every second a log sees progress at least every 5 s (docs/design.md "Live progress").
+ */
 export function createProgressPrinter(stream: NodeJS.WriteStream = process.stderr) {
   let lastPrinted = 0;
   return {
     update(line: string) {
       if (stream.isTTY) stream.write(`\r\x1b[2K${line}`);
-      else if (Date.now() - lastPrinted > 5000) {
+      else if (Date.now() - lastPrinted >= 4_000) {
         stream.write(`${line}\n`);
         lastPrinted = Date.now();
       }

@@ -8,6 +8,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { CopyProgress, CopyTableResult } from '../shared/copy-spec.js';
 import { namedFailure, type FailureSummary } from '../shared/failure-chain.js';
 import type { CopiedWindow } from '../shared/incremental.js';
+import { retryTransient, TemporalUnreachableError, type TemporalRetry } from './temporal-retry.js';
 
 // @temporalio/proto is CommonJS: take the namespace from its default export.
 const { temporal } = proto;
@@ -38,18 +39,26 @@ export async function awaitOutcome(handle: WorkflowHandle): Promise<CopyOutcome>
   return (await awaitRun<CopyTableResult>(handle)).outcome;
 }
 
-/** Like awaitOutcome, also returning the workflow's own result when it completed. */
+/**
+ * Like awaitOutcome, also returning the workflow's own result when it completed. With `retry`,
+ * a server that stops answering is retried for the budget, then reported, never waited on forever.
+ * @throws TemporalUnreachableError when Temporal did not answer within the retry budget.
+ */
 export async function awaitRun<R extends object>(
   handle: WorkflowHandle,
+  retry?: TemporalRetry,
 ): Promise<{ outcome: CopyOutcome; result?: R }> {
+  const hint = `the run may still be going on: see \`pgferry status ${handle.workflowId}\` once Temporal answers`;
+  const call = <T>(what: string, fn: () => Promise<T>) => (retry ? retryTransient(what, retry, fn, { hint }) : fn());
   let result: R | undefined;
   let failure: FailureSummary | undefined;
   try {
-    result = (await handle.result()) as R;
+    result = (await call(`waiting for ${handle.workflowId}`, () => handle.result())) as R;
   } catch (error) {
+    if (error instanceof TemporalUnreachableError) throw error;
     failure = namedFailure(error);
   }
-  const description = await handle.describe();
+  const description = await call(`describing ${handle.workflowId}`, () => handle.describe());
   const durationMs = description.closeTime
     ? description.closeTime.getTime() - description.startTime.getTime()
     : undefined;

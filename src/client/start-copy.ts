@@ -15,6 +15,7 @@ import { copySummary } from '../shared/copy-defaults.js';
 import { workflowIdForTarget } from '../shared/ids.js';
 import { copySearchAttributes } from '../shared/search-attributes.js';
 import { explainStartFailure } from './namespace-setup.js';
+import { startWithRetry, type TemporalRetry } from './temporal-retry.js';
 
 /** Raised when the target table already has a running copy. */
 export class CopyAlreadyRunningError extends Error {
@@ -42,16 +43,18 @@ export function copyWorkflowOptions(input: CopyTableInput, taskQueue: string) {
 export async function startCopy(
   client: Client,
   input: CopyTableInput,
-  options: { taskQueue: string; workflowId?: string },
+  options: { taskQueue: string; workflowId?: string; retry?: TemporalRetry },
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof copyTable>> {
   const workflowId = options.workflowId ?? workflowIdForTarget(input.target, input.targetTable ?? input.table);
-  try {
-    return await client.workflow.start<typeof copyTable>('copyTable', {
+  const start = () =>
+    client.workflow.start<typeof copyTable>('copyTable', {
       ...copyWorkflowOptions(input, options.taskQueue),
       workflowId,
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
+  try {
+    return options.retry ? await startWithRetry(client, workflowId, options.retry, start) : await start();
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw new CopyAlreadyRunningError(workflowId);
     throw await explainStartFailure(client, error);
@@ -72,11 +75,11 @@ export function batchWorkflowId(inputs: readonly CopyTableInput[]): string {
 export async function startBatch(
   client: Client,
   inputs: CopyTableInput[],
-  options: { taskQueue: string; concurrency: number; workflowId?: string },
+  options: { taskQueue: string; concurrency: number; workflowId?: string; retry?: TemporalRetry },
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof copyTables>> {
   const workflowId = options.workflowId ?? batchWorkflowId(inputs);
-  try {
-    return await client.workflow.start<typeof copyTables>('copyTables', {
+  const start = () =>
+    client.workflow.start<typeof copyTables>('copyTables', {
       taskQueue: options.taskQueue,
       workflowId,
       args: [{ copies: inputs, concurrency: options.concurrency }],
@@ -84,6 +87,8 @@ export async function startBatch(
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
+  try {
+    return options.retry ? await startWithRetry(client, workflowId, options.retry, start) : await start();
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw new CopyAlreadyRunningError(workflowId);
     throw error;

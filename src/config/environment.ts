@@ -1,5 +1,5 @@
 /**
- * The environment contract (DESIGN.md): where Temporal is, how to reach it, and which task queue
+ * The environment contract (docs/design.md, "CLI and environment"): where Temporal is, how to reach it, and which task queue
  * pgferry uses. The connection comes from Temporal's own client configuration
  * (`@temporalio/envconfig`): the same `TEMPORAL_*` variables and config-file profiles as the
  * `temporal` CLI (address, namespace, API key, TLS and mTLS, `TEMPORAL_PROFILE`,

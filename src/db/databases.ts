@@ -4,9 +4,10 @@
  */
 import pg from 'pg';
 import { resolveProfile, type ConnectionProfile, type ConnectionProfiles } from '../config/connections.js';
+import { PINNED_SETTINGS, sessionOptions, type SessionSettings } from './session-settings.js';
 
-/** Session settings pinned for every pgferry connection (DESIGN.md invariant 6). */
-const PINNED_OPTIONS = '-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c client_encoding=UTF8';
+/** Session settings pinned for every pooled pgferry connection (docs/design.md invariant 6). */
+const PINNED_OPTIONS = sessionOptions(PINNED_SETTINGS);
 
 export class Databases {
   private readonly pools = new Map<string, pg.Pool>();
@@ -55,11 +56,18 @@ export class Databases {
     }
   }
 
-  /** A dedicated client outside the pool, for long transactions such as a held snapshot. */
-  async connect(name: string, applicationName: string): Promise<pg.Client> {
+  /**
+   * A dedicated client outside the pool, for long transactions such as a held snapshot;
+   * `settings` for a session that needs more than the pinned ones (SOURCE_READ_SETTINGS).
+   */
+  async connect(
+    name: string,
+    applicationName: string,
+    settings: SessionSettings = PINNED_SETTINGS,
+  ): Promise<pg.Client> {
     const client = new pg.Client({
       connectionString: this.profile(name).url,
-      options: PINNED_OPTIONS,
+      options: sessionOptions(settings),
       application_name: applicationName,
       connectionTimeoutMillis: 15_000,
     });

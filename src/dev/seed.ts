@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { sessionOptions } from '../db/session-settings.js';
 import type { TableRef } from '../shared/table-name.js';
 
 export const DEMO_TABLE: TableRef = { schema: 'public', table: '고객_주문' };
@@ -34,7 +35,7 @@ export async function seedDemoTable(url: string): Promise<void> {
 
 /** An order-independent digest of every row of a table, to compare source and target exactly. */
 export async function tableDigest(url: string, table: TableRef): Promise<{ rows: number; digest: string }> {
-  const client = new pg.Client({ connectionString: url, options: '-c DateStyle=ISO -c extra_float_digits=3' });
+  const client = new pg.Client({ connectionString: url, options: sessionOptions() });
   await client.connect();
   try {
     const name = `${pg.escapeIdentifier(table.schema)}.${pg.escapeIdentifier(table.table)}`;

@@ -1,5 +1,5 @@
 /**
- * Finds or provisions the `temporal` CLI that runs the dev server (DESIGN.md "Real components"):
+ * Finds or provisions the `temporal` CLI that runs the dev server (docs/design.md "Tests"):
  * `$TEMPORAL_CLI` → `temporal` on PATH → a cached build → `go install` into the cache → the SDK's
  * own download, which needs internet.
  */

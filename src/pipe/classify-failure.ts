@@ -1,5 +1,5 @@
 /**
- * Turns a failed pipe into one named failure: the type from DESIGN.md's table, a one-line
+ * Turns a failed pipe into one named failure: the type from docs/design.md's failure table, a one-line
  * message that names the side that failed first, and details for the UI and `status`.
  * SQLSTATE decides wherever psql printed one (VERBOSITY=verbose); psql's exit codes and, for
  * connection-time errors that carry no SQLSTATE, its message text decide the rest.
@@ -28,8 +28,25 @@ export interface FailureDetails {
   otherSide?: { side: 'export' | 'import'; pid?: number; end: string; killedBy?: string };
 }
 
+/**
+ * SQLSTATEs that no retry can fix, and the (non-retryable) type they fail as on each side.
+ * Everything not listed here or below stays ExportFailed/ImportFailed, which is retried.
+ */
+const PERMANENT_SQLSTATES: Record<string, Partial<Record<'export' | 'import', FailureType>>> = {
+  // wrong_object_type: e.g. COPY into a view or a sequence.
+  '42809': { export: FailureType.InvalidCopySpec, import: FailureType.InvalidCopySpec },
+  // generated_always: a value for a GENERATED ALWAYS identity or generated column.
+  '428C9': { import: FailureType.SchemaMismatch },
+  // object_not_in_prerequisite_state: e.g. a materialized view that was never populated.
+  '55000': { export: FailureType.InvalidCopySpec },
+  // program_limit_exceeded: e.g. a row or a value too large for the target.
+  '54000': { import: FailureType.DataRejected },
+};
+
 /** Maps a SQLSTATE to a failure type, or undefined when the side's generic type applies. */
 export function failureTypeForSqlState(sqlState: string, side: 'export' | 'import'): FailureType | undefined {
+  const permanent = PERMANENT_SQLSTATES[sqlState]?.[side];
+  if (permanent) return permanent;
   if (sqlState === '42P01' && side === 'export') return FailureType.SourceTableNotFound;
   if (sqlState === '42501') return FailureType.PermissionDenied;
   if (sqlState === '28P01' || sqlState === '28000') return FailureType.AuthenticationFailed;
@@ -38,6 +55,21 @@ export function failureTypeForSqlState(sqlState: string, side: 'export' | 'impor
   if (side === 'import' && (sqlState.startsWith('22') || sqlState.startsWith('23'))) return FailureType.DataRejected;
   if (side === 'import' && ['42703', '42704', '42804', '42P18'].includes(sqlState)) return FailureType.SchemaMismatch;
   return undefined;
+}
+
+/**
+ * What a 42501 while reading the source means and which grant fixes it. The export reads with
+ * row_security=off (src/db/session-settings.ts), so a role that a row-level security policy would
+ * filter fails here instead of exporting a subset; the SQLSTATE alone cannot tell the two causes.
+ */
+export const SOURCE_PERMISSION_HINT =
+  'the source role needs SELECT on the table, and when the table has row-level security, ' +
+  'BYPASSRLS or ownership of the table: pgferry exports with row security off, as pg_dump does, ' +
+  'so that a policy can never silently shrink the copy';
+
+/** The hint that goes with a failure of this type on this side, if any. */
+export function failureHint(type: FailureType, side: 'export' | 'import'): string | undefined {
+  return type === FailureType.PermissionDenied && side === 'export' ? SOURCE_PERMISSION_HINT : undefined;
 }
 
 function typeForOutcome(outcome: ProcessOutcome): FailureType {
@@ -100,7 +132,8 @@ export function classifyPipeFailure(error: CopyPipeError, stallTimeoutMs: number
       ? `: ${stderrLine}`
       : failed.end.kind === 'exited' && failed.end.exitCode === 0
         ? `: ${error.message}`
-        : '');
+        : '') +
+    (failureHint(type, failed.side) ? ` (${failureHint(type, failed.side)})` : '');
   return {
     type,
     message,

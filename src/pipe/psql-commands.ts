@@ -5,6 +5,7 @@
  * worker's environment (which holds every profile's URL).
  */
 import { libpqEnvironment, type ConnectionProfile } from '../config/connections.js';
+import { PINNED_SETTINGS, SOURCE_READ_SETTINGS, sessionOptions, type SessionSettings } from '../db/session-settings.js';
 import type { CopyFormat } from '../shared/copy-spec.js';
 import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
 import { windowFilterSql, type WindowFilter } from '../db/window-filter.js';
@@ -16,13 +17,14 @@ export interface PsqlCommand {
   script?: string;
 }
 
-/** Session settings pinned on both sides so text values round-trip exactly. */
-const PINNED_SETTINGS = '-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3';
-
 const COMMON_ARGS = ['-X', '-w', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose'];
 
 /** Environment for one psql child: the profile's libpq variables and pinned settings only. */
-export function psqlEnvironment(profile: ConnectionProfile, applicationName: string): Record<string, string> {
+export function psqlEnvironment(
+  profile: ConnectionProfile,
+  applicationName: string,
+  settings: SessionSettings = PINNED_SETTINGS,
+): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/',
@@ -31,7 +33,7 @@ export function psqlEnvironment(profile: ConnectionProfile, applicationName: str
     PGCONNECT_TIMEOUT: '15',
     ...libpqEnvironment(profile),
     PGAPPNAME: applicationName,
-    PGOPTIONS: PINNED_SETTINGS,
+    PGOPTIONS: sessionOptions(settings),
     PGCLIENTENCODING: 'UTF8',
   };
 }
@@ -93,7 +95,8 @@ export function exportCommand(options: ExportCommandOptions): PsqlCommand {
   return {
     args: [...COMMON_ARGS, '-o', options.tagsFile],
     script,
-    env: psqlEnvironment(options.profile, options.applicationName),
+    // Row security off, as pg_dump: a role subject to a policy fails (42501), never exports a subset.
+    env: psqlEnvironment(options.profile, options.applicationName, SOURCE_READ_SETTINGS),
   };
 }
 

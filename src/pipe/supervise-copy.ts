@@ -1,6 +1,6 @@
 /**
  * The supervised pipe: export psql ─▶ import psql, with the fence that makes a truncated copy
- * impossible to commit (DESIGN.md, "The pipe"):
+ * impossible to commit (docs/design.md, "The pipe", invariants 1-4):
  *   - the export's stdout is handed to the import as its stdin, kernel to kernel, exactly as a
  *     shell pipe would (the worker relaying every byte through Node cost 5-10% here, see
  *     issue 6); the worker keeps no end of that pipe, so EOF and EPIPE behave as in a shell;

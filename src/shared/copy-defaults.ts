@@ -1,5 +1,8 @@
 /** Defaults a user can override per copy, resolved in one place. Pure, sandbox-safe. */
 import type { CopyFormat, CopyTableInput, VerifyMode } from './copy-spec.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { DurationError, parseDuration } from './duration.js';
+import { FailureType } from './failure-types.js';
 import { formatTable } from './table-name.js';
 
 export interface ResolvedCopySettings {
@@ -11,21 +14,34 @@ export interface ResolvedCopySettings {
   verify: VerifyMode;
 }
 
-/** Parses `90s`, `5m`, `2h`, `1500ms` or a number of milliseconds. */
-export function durationMs(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
-  if (!match) throw new TypeError(`not a duration: ${value}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-  return Number(match[1]) * unit;
+/**
+ * A duration of the input, checked by the one parser: a run started by any client with a bare
+ * number (which Temporal would read as milliseconds) fails as InvalidCopySpec, not as 60 ms.
+ */
+function checkedDuration(value: string, name: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    if (!(error instanceof DurationError)) throw error;
+    throw ApplicationFailure.create({
+      type: FailureType.InvalidCopySpec,
+      message: `${name}: ${error.message}`,
+      nonRetryable: true,
+    });
+  }
 }
 
+/** @throws ApplicationFailure InvalidCopySpec when a duration of the input is not one. */
 export function resolveCopyDefaults(input: CopyTableInput): ResolvedCopySettings {
   const timeouts = input.timeouts ?? {};
+  const copyTimeout = timeouts.copyTimeout ?? '2h';
+  const heartbeatTimeout = timeouts.heartbeatTimeout ?? '30s';
+  checkedDuration(copyTimeout, 'copyTimeout');
+  checkedDuration(heartbeatTimeout, 'heartbeatTimeout');
   return {
-    copyTimeout: timeouts.copyTimeout ?? '2h',
-    heartbeatTimeout: timeouts.heartbeatTimeout ?? '30s',
-    stallTimeoutMs: durationMs(timeouts.stallTimeout ?? '60s'),
+    copyTimeout: copyTimeout.trim(),
+    heartbeatTimeout: heartbeatTimeout.trim(),
+    stallTimeoutMs: checkedDuration(timeouts.stallTimeout ?? '60s', 'stallTimeout'),
     maxAttempts: timeouts.maxAttempts ?? 5,
     format: input.format ?? 'binary',
     verify: input.verify ?? 'count',

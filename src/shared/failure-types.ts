@@ -25,10 +25,12 @@ export const FailureType = {
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
 /**
- * Failures that no retry can fix: wrong input, missing objects, credentials, rejected data.
- * `CountMismatch` is absent on purpose: the workflow decides (one re-copy), not the retry policy.
+ * Failures that the activity's retry policy must not retry: wrong input, missing objects,
+ * credentials, rejected data; and `CountMismatch`, because recounting unchanged staging gives
+ * the same answer: the workflow decides instead (one re-copy of the data, then fail).
  */
 export const NON_RETRYABLE_FAILURE_TYPES: readonly FailureType[] = [
+  FailureType.CountMismatch,
   FailureType.SourceTableNotFound,
   FailureType.PermissionDenied,
   FailureType.AuthenticationFailed,

@@ -6,6 +6,7 @@
  * beyond 2^53, and either would make a window skip or repeat rows. Pure module: sandbox-safe.
  */
 import type { CopyMode } from './copy-spec.js';
+import { DurationError, parseDuration } from './duration.js';
 
 /**
  * The orderable cursor types, by the SQL name a literal is cast to. A closed list: these names
@@ -87,8 +88,13 @@ export function incrementalProblem(spec: IncrementalSpec, mode: CopyMode): strin
   if (spec.lookback !== undefined && mode !== 'upsert') {
     return '--lookback re-reads rows already copied: use it with --mode upsert (append would insert them twice)';
   }
-  if (spec.lookback !== undefined && !/^\s*(\d+|\d+(\.\d+)?\s*[a-z]+)\s*$/i.test(spec.lookback)) {
-    return `--lookback: "${spec.lookback}" is neither a duration (10m, 2h) nor a whole number of values`;
+  if (spec.lookback !== undefined && !/^\s*\d+\s*$/.test(spec.lookback)) {
+    try {
+      parseDuration(spec.lookback);
+    } catch (error) {
+      if (!(error instanceof DurationError)) throw error;
+      return `--lookback: "${spec.lookback}" is neither a duration (10m, 2h) nor a whole number of values`;
+    }
   }
   return undefined;
 }

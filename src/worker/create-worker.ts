@@ -4,6 +4,7 @@
  */
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
+import { HEARTBEAT_THROTTLE_MS } from '../../activities/export-import.js';
 import { loadConnectionProfiles, type ConnectionProfiles } from '../config/connections.js';
 import { temporalSettings, type TemporalSettings } from '../config/environment.js';
 import { Databases } from '../db/databases.js';
@@ -50,6 +51,8 @@ export async function createPgferryWorker(options: PgferryWorkerOptions = {}): P
     ...workflowSource(),
     activities: createActivities({ databases, psqlPath: options.psqlPath ?? findExecutable('psql') }),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
+    // Progress heartbeats reach the server within a second, not 80% of the heartbeat timeout later.
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE_MS,
   });
   return {
     worker,

@@ -1,5 +1,5 @@
 /**
- * Regression guard for the bug pgferry exists to fix (issue 3, DESIGN.md "The pipe", invariant 1):
+ * Regression guard for the bug pgferry exists to fix (issue 3, docs/design.md "The pipe", invariant 1):
  * end of input commits. A naive `export.stdout.pipe(import.stdin)` with a plain
  * `COPY ... FROM STDIN` commits a silently truncated table when the export is killed mid-stream;
  * the supervised pipe commits nothing, and the import command commits only when the supervisor

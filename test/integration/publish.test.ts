@@ -452,7 +452,7 @@ describe('publish', { timeout: 300_000 }, () => {
       await assertFailure(
         activityEnvironment().run(world.activities.verifyCounts, verifyInput(staging, result)),
         FailureType.CountMismatch,
-        false,
+        true,
       );
     });
   });

@@ -1,5 +1,5 @@
 /**
- * The Temporal web UI shows a pgferry run the way DESIGN.md promises: found by its search
+ * The Temporal web UI shows a pgferry run the way docs/design.md ("The workflow") promises: found by its search
  * attribute, with the summary, the four activities and the retried attempt's failure type.
  * Drives Debian's Chromium (apt-get install chromium) headless through playwright-core against a
  * real dev server, real clusters and an in-process worker. No Chromium is a failure, not a skip.

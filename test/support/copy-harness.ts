@@ -69,6 +69,9 @@ export interface CopyHarnessOptions {
   ui?: boolean;
   /** Register pgferry's search attributes on the dev server (default true). */
   searchAttributes?: boolean;
+  /** Extra server settings of each cluster (`name=value`), e.g. a different `timezone` per side. */
+  sourceSettings?: readonly string[];
+  targetSettings?: readonly string[];
 }
 
 /** Expected failures would otherwise log a warning with a stack for every retried attempt. */
@@ -87,8 +90,8 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
   const taskQueue = `pgferry-test-${options.name}`;
   const created = await Promise.allSettled([
     startDevServer({ ui: options.ui ?? false, searchAttributes: options.searchAttributes }),
-    createPgCluster({ name: `${options.name}-src` }),
-    createPgCluster({ name: `${options.name}-tgt` }),
+    createPgCluster({ name: `${options.name}-src`, settings: options.sourceSettings }),
+    createPgCluster({ name: `${options.name}-tgt`, settings: options.targetSettings }),
   ]);
   const cleanups: (() => Promise<unknown>)[] = [];
   for (const result of created) {

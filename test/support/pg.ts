@@ -3,10 +3,11 @@
  * so tests compare contents, not counts.
  */
 import pg from 'pg';
+import { sessionOptions } from '../../src/db/session-settings.js';
 import { quoteTable, type TableRef } from '../../src/shared/table-name.js';
 
-/** The same pinned settings the product uses, plus a fixed time zone, so rows render identically. */
-const PINNED = '-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c TimeZone=UTC';
+/** The same pinned settings the product uses (TimeZone=UTC among them), so rows render identically. */
+const PINNED = sessionOptions();
 
 /** Runs `fn` with a fresh client (pinned settings) and always closes it. */
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {

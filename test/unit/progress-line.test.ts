@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { progressLine } from '../../src/cli/progress-line.js';
+import { createProgressPrinter, progressLine } from '../../src/cli/progress-line.js';
 import type { CopyProgress } from '../../src/shared/copy-spec.js';
 
 const copying: CopyProgress = { phase: 'exportImport', rows: 250_000, bytes: 50_000_000, attempt: 1 };
@@ -25,5 +25,20 @@ describe('progressLine', () => {
   test('no ETA without any idea of the source size, or once the rows passed the estimate', () => {
     assert.doesNotMatch(progressLine(copying, 10_000), /ETA/);
     assert.doesNotMatch(progressLine({ ...copying, estimatedSourceRows: 200_000 }, 10_000), /ETA/);
+  });
+});
+
+describe('createProgressPrinter', () => {
+  test('without a terminal, updates every second print a line at least every 5 s', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    const lines: number[] = [];
+    const stream = { isTTY: false, write: () => lines.push(Date.now()) } as unknown as NodeJS.WriteStream;
+    const printer = createProgressPrinter(stream);
+    for (let second = 0; second < 30; second++) {
+      printer.update(`line ${second}`);
+      t.mock.timers.tick(1_000);
+    }
+    const gaps = lines.slice(1).map((at, i) => at - lines[i]!);
+    assert.ok(gaps.length >= 5 && gaps.every((gap) => gap <= 5_000), JSON.stringify(gaps));
   });
 });

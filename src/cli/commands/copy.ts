@@ -12,6 +12,7 @@ import { createProgressPrinter, progressLine } from '../progress-line.js';
 import { CliError } from '../cli-error.js';
 import type { Client } from '@temporalio/client';
 import { formatWindow } from '../../shared/incremental.js';
+import type { TemporalRetry } from '../../client/temporal-retry.js';
 
 interface CopyCommandFlags extends CopyFlags {
   workflowId?: string;
@@ -46,32 +47,44 @@ function describeOutcome(outcome: CopyOutcome): string {
   return `${outcome.workflowId}: ${outcome.status}${took}${failure}`;
 }
 
-async function copyOne(client: Client, input: CopyTableInput, flags: CopyCommandFlags, taskQueue: string) {
-  const handle = await startCopy(client, input, { taskQueue, workflowId: flags.workflowId });
+async function copyOne(
+  client: Client,
+  input: CopyTableInput,
+  flags: CopyCommandFlags,
+  taskQueue: string,
+  retry: TemporalRetry,
+) {
+  const handle = await startCopy(client, input, { taskQueue, workflowId: flags.workflowId, retry });
   if (!flags.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
   if (!flags.wait) {
     if (flags.json) console.log(JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
     return;
   }
-  const run = awaitRun(handle);
+  const run = awaitRun(handle, retry);
   const { outcome } = flags.json ? await run : await showProgressUntil(handle, run);
   if (flags.json) console.log(JSON.stringify(outcome));
   else console.error(describeOutcome(outcome));
   if (outcome.status !== 'COMPLETED') process.exitCode = 1;
 }
 
-async function copyBatch(client: Client, inputs: CopyTableInput[], flags: CopyCommandFlags, taskQueue: string) {
+async function copyBatch(
+  client: Client,
+  inputs: CopyTableInput[],
+  flags: CopyCommandFlags,
+  taskQueue: string,
+  retry: TemporalRetry,
+) {
   const concurrency = Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new CliError(`--concurrency: "${flags.concurrency}" is not a positive whole number`);
   }
-  const handle = await startBatch(client, inputs, { taskQueue, concurrency, workflowId: flags.workflowId });
+  const handle = await startBatch(client, inputs, { taskQueue, concurrency, workflowId: flags.workflowId, retry });
   if (!flags.json) console.error(`started batch ${handle.workflowId} with ${inputs.length} tables`);
   if (!flags.wait) {
     if (flags.json) console.log(JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
     return;
   }
-  const run = await awaitRun<CopyTablesResult>(handle);
+  const run = await awaitRun<CopyTablesResult>(handle, retry);
   const { result } = run;
   const items = result?.results ?? [];
   const outcome: CopyOutcome = {
@@ -109,8 +122,8 @@ export function registerCopyCommand(program: Command): void {
       const connected = await connectClient();
       try {
         const { taskQueue } = connected.settings;
-        if (inputs.length === 1) await copyOne(connected.client, inputs[0]!, flags, taskQueue);
-        else await copyBatch(connected.client, inputs, flags, taskQueue);
+        if (inputs.length === 1) await copyOne(connected.client, inputs[0]!, flags, taskQueue, connected.retry);
+        else await copyBatch(connected.client, inputs, flags, taskQueue, connected.retry);
       } finally {
         await connected.close();
       }

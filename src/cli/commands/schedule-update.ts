@@ -3,10 +3,11 @@ import type { Command } from 'commander';
 import { describeCopySchedule, InvalidScheduleSpecError, type CopyScheduleTiming } from '../../client/schedules.js';
 import { NotACopyScheduleError, updateCopySchedule } from '../../client/schedule-update.js';
 import { COPY_FORMATS, COPY_MODES, VERIFY_MODES, type CopyTableInput } from '../../shared/copy-spec.js';
-import { duration, oneOf } from '../copy-options.js';
+import { oneOf } from '../copy-options.js';
+import { durationFlag, durationFlagMs } from '../duration-flag.js';
 import { CliError } from '../cli-error.js';
 import { incrementalProblem } from '../../shared/incremental.js';
-import { overlapOption, scheduleDuration, timezone, withClient } from './schedule.js';
+import { overlapOption, timezone, withClient } from './schedule.js';
 import type { OverlapName } from '../../client/schedules.js';
 
 interface UpdateFlags {
@@ -36,9 +37,9 @@ function copyChanges(flags: UpdateFlags): ((current: CopyTableInput) => CopyTabl
   }
   const timeouts = Object.fromEntries(
     Object.entries({
-      copyTimeout: duration(flags.copyTimeout, '--copy-timeout'),
-      heartbeatTimeout: duration(flags.heartbeatTimeout, '--heartbeat-timeout'),
-      stallTimeout: duration(flags.stallTimeout, '--stall-timeout'),
+      copyTimeout: durationFlag(flags.copyTimeout, '--copy-timeout'),
+      heartbeatTimeout: durationFlag(flags.heartbeatTimeout, '--heartbeat-timeout'),
+      stallTimeout: durationFlag(flags.stallTimeout, '--stall-timeout'),
       maxAttempts,
     }).filter(([, value]) => value !== undefined),
   );
@@ -79,14 +80,14 @@ export function registerUpdate(schedule: Command): void {
         flags.cron !== undefined
           ? { cron: flags.cron }
           : flags.every !== undefined
-            ? { everyMs: scheduleDuration(flags.every, '--every')! }
+            ? { everyMs: durationFlagMs(flags.every, '--every')! }
             : undefined;
       const options = {
         timing,
         timezone: timezone(flags.timezone),
-        jitterMs: scheduleDuration(flags.jitter, '--jitter'),
+        jitterMs: durationFlagMs(flags.jitter, '--jitter'),
         overlap: flags.overlap,
-        catchupWindowMs: scheduleDuration(flags.catchupWindow, '--catchup-window'),
+        catchupWindowMs: durationFlagMs(flags.catchupWindow, '--catchup-window'),
         input: copyChanges(flags),
       };
       if (Object.values(options).every((value) => value === undefined)) {

@@ -17,7 +17,7 @@ import {
   type CopyScheduleTiming,
   type OverlapName,
 } from '../../client/schedules.js';
-import { durationMs } from '../../shared/copy-defaults.js';
+import { durationFlagMs } from '../duration-flag.js';
 import { addCopyFlags, copyInputsFromFlags, type CopyFlags } from '../copy-options.js';
 import { registerUpdate } from './schedule-update.js';
 import { CliError } from '../cli-error.js';
@@ -37,20 +37,6 @@ interface CreateFlags extends CopyFlags {
 const OVERLAP_NAMES = Object.keys(OVERLAP_POLICIES) as OverlapName[];
 export const overlapOption = (description: string) =>
   new Option('--overlap <policy>', description).choices(OVERLAP_NAMES);
-
-/** `90s`, `5m`, `2h`, `1d`: a positive duration in milliseconds. */
-export function scheduleDuration(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const days = /^(\d+(?:\.\d+)?)\s*d$/.exec(value.trim());
-  let ms = Number.NaN;
-  try {
-    ms = days ? Number(days[1]) * 86_400_000 : durationMs(value);
-  } catch {
-    // reported below
-  }
-  if (!(ms > 0)) throw new CliError(`${flag}: "${value}" is not a duration (e.g. 10s, 15m, 6h, 1d)`);
-  return ms;
-}
 
 export function timezone(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -120,7 +106,7 @@ function registerCreate(schedule: Command): void {
         throw new CliError('give exactly one of --cron EXPR or --every DURATION');
       }
       const timing: CopyScheduleTiming =
-        flags.cron !== undefined ? { cron: flags.cron } : { everyMs: scheduleDuration(flags.every, '--every')! };
+        flags.cron !== undefined ? { cron: flags.cron } : { everyMs: durationFlagMs(flags.every, '--every')! };
       const inputs = copyInputsFromFlags(flags);
       if (inputs.length !== 1) {
         throw new CliError(`a schedule copies a single --table (got ${inputs.length}): create one schedule per table`);
@@ -131,8 +117,8 @@ function registerCreate(schedule: Command): void {
         timing,
         timezone: timezone(flags.timezone),
         overlap: flags.overlap,
-        catchupWindowMs: scheduleDuration(flags.catchupWindow, '--catchup-window'),
-        jitterMs: scheduleDuration(flags.jitter, '--jitter'),
+        catchupWindowMs: durationFlagMs(flags.catchupWindow, '--catchup-window'),
+        jitterMs: durationFlagMs(flags.jitter, '--jitter'),
         paused: flags.paused,
         note: flags.note,
       };

@@ -11,20 +11,18 @@ import { LogSettingError, logSettings, loggingRuntimeOptions } from '../../worke
 import { loadConnectionProfiles } from '../../config/connections.js';
 import { formatBytes, formatCount, formatDuration } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
+import { listenForStop } from '../stop-signals.js';
 
 const say = (message: string) => console.error(`pgferry: ${message}`);
 
-/** Resolves on the first Ctrl-C or SIGTERM. */
+const stillStopping = (signal: NodeJS.Signals) => say(`${signal}: still stopping (SIGKILL forces it)`);
+
+/**
+ * Resolves on the first Ctrl-C or SIGTERM, and keeps listening (stop-signals.ts): a later signal
+ * must not kill the process halfway through its shutdown.
+ */
 function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  return listenForStop(stillStopping).received;
 }
 
 function port(value: string): number {
@@ -40,24 +38,30 @@ export function registerServerCommands(program: Command): void {
     .option('--port <port>', 'Temporal frontend port', port, 7233)
     .option('--ui-port <port>', 'Temporal UI port', port, 8233)
     .action(async (flags: { port: number; uiPort: number }) => {
+      // Listening from the start: a signal while the server or the worker starts stops both too.
+      const stop = listenForStop(stillStopping);
       const settings = temporalSettings();
       const server = await startDevServer({ port: flags.port, uiPort: flags.uiPort, onProgress: say });
-      const profiles = loadConnectionProfiles();
-      const worker = await createPgferryWorker({
-        connection: server.env.nativeConnection,
-        settings: { ...settings, address: server.address, namespace: server.namespace },
-        profiles,
-      });
-      const running = worker.run();
-      console.log(
-        `pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}`,
-      );
-      if (profiles.size === 0) say('no PGFERRY_CONN_<NAME> profiles are set: copies will fail as UnknownConnection');
-      const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
-      if (signal) say(`${signal}: stopping the worker and the dev server`);
-      worker.shutdown();
-      await running.catch(() => undefined);
-      await server.teardown();
+      try {
+        const profiles = loadConnectionProfiles();
+        const worker = await createPgferryWorker({
+          connection: server.env.nativeConnection,
+          settings: { ...settings, address: server.address, namespace: server.namespace },
+          profiles,
+        });
+        const running = worker.run();
+        console.log(
+          `pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}`,
+        );
+        if (profiles.size === 0) say('no PGFERRY_CONN_<NAME> profiles are set: copies will fail as UnknownConnection');
+        const signal = await Promise.race([stop.received, running.then(() => undefined)]);
+        if (signal) say(`${signal}: stopping the worker (its psql processes) and the dev server with its UI`);
+        worker.shutdown();
+        await running.catch(() => undefined);
+      } finally {
+        await server.teardown();
+        stop.release();
+      }
     });
 
   program
