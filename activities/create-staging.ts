@@ -1,12 +1,16 @@
 /**
+/**
  * createStaging: checks the copy against both catalogs before any data moves and (re)creates an
  * empty staging table: for a target that does not exist, a logged table of the source's
  * definition (target-definition.ts) that publish renames into the target's place, so the target
  * is created only by publish; for a replace that publish can finish by swapping tables, a logged
  * twin of the target (table-swap.ts); otherwise UNLOGGED with the source's columns. It never
  * touches the target. Idempotent: one target transaction, re-runnable.
+ * The same transaction takes the target's lease (lease.ts): another open run holding it fails
+ * the copy as TargetBusy before anything changes; so does a source and target that are one table
+ * on one server under two profile names (InvalidCopySpec).
  */
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import type { Databases } from '../src/db/databases.js';
 import { inTransaction } from '../src/db/databases.js';
 import { readTableDefinition, type ColumnDefinition, type TableDefinition } from '../src/db/catalog.js';
@@ -23,6 +27,10 @@ import { failure, toFailure } from './failures.js';
 import { refuseNonTableTarget, refuseUnreadableSource } from './relation-kinds.js';
 import { stagingTableFor } from './staging.js';
 import { createSwapStaging, swapBlockers } from './table-swap.js';
+import { createSchemaIfMissing, ensureBookkeeping } from '../src/db/bookkeeping.js';
+import { isSameTable, tableIdentity } from '../src/db/server-identity.js';
+import { currentAttempt, withAttemptSession } from './attempt-fence.js';
+import { takeLease, type RunIsOpen } from './lease.js';
 
 export interface CreateStagingInput {
   source: string;
@@ -84,7 +92,7 @@ function collationDifferences(source: TableDefinition, target: TableDefinition):
   });
 }
 
-export function makeCreateStaging(databases: Databases) {
+export function makeCreateStaging(databases: Databases, runIsOpen: RunIsOpen) {
   return async function createStaging(input: CreateStagingInput): Promise<CreateStagingResult> {
     const { sourceTable, targetTable } = input;
     if (input.source.toLowerCase() === input.target.toLowerCase() && sameTable(sourceTable, targetTable)) {
@@ -126,12 +134,17 @@ export function makeCreateStaging(databases: Databases) {
       }
     }
 
-    const { info } = Context.current();
-    const staging = stagingTableFor(input.target, targetTable, info.workflowExecution?.workflowId ?? info.activityId);
-    Context.current().heartbeat({ phase: 'createStaging' });
+    await refuseCopyOntoItself(databases, input);
+
+    const holder = currentAttempt();
+    const staging = stagingTableFor(input.target, targetTable, holder.workflowId);
     try {
-      return await databases.withClient(input.target, (client) =>
+      await databases.withClient(input.target, ensureBookkeeping);
+      return await withAttemptSession(databases, input.target, 'createStaging', (client) =>
         inTransaction(client, async () => {
+          const stale = await takeLease(client, targetTable, holder, staging, runIsOpen);
+          if (stale)
+            log.warn('took over the lease of a closed run', { workflowId: stale.workflowId, runId: stale.runId });
           const existing = await readTableDefinition(client, targetTable);
           if (existing) {
             refuseNonTableTarget(existing, `${input.target}:${formatTable(targetTable)}`);
@@ -161,7 +174,7 @@ export function makeCreateStaging(databases: Databases) {
               );
             }
             // Staging lives in the target's schema; the target itself is created by publish.
-            await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(targetTable.schema)}`);
+            await createSchemaIfMissing(client, targetTable.schema);
           }
           await client.query(`DROP TABLE IF EXISTS ${quoteTable(staging)}`);
           const blockers = input.mode === 'replace' && existing ? await swapBlockers(client, targetTable) : undefined;
@@ -182,6 +195,10 @@ export function makeCreateStaging(databases: Databases) {
                  WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)`,
             );
           }
+          // Names its run, so `pgferry gc` can tell whose staging this is even without a lease.
+          await client.query(
+            `COMMENT ON TABLE ${quoteTable(staging)} IS ${client.escapeLiteral(JSON.stringify({ pgferry: 'staging', workflowId: holder.workflowId, runId: holder.runId }))}`,
+          );
           return {
             staging,
             columns: source.columns.map((column) => column.name),
@@ -195,4 +212,28 @@ export function makeCreateStaging(databases: Databases) {
       throw toFailure(error, 'import', `creating staging for ${formatTable(targetTable)}`);
     }
   };
+}
+
+/**
+ * Refuses a copy whose source and target are one table on one server, whatever the profiles are
+ * called, before anything changes. @throws InvalidCopySpec
+ */
+async function refuseCopyOntoItself(databases: Databases, input: CreateStagingInput): Promise<void> {
+  const source = await databases
+    .withClient(input.source, (client) => tableIdentity(client, input.sourceTable))
+    .catch((error: unknown) => {
+      throw toFailure(error, 'export', 'identifying the source server');
+    });
+  const target = await databases
+    .withClient(input.target, (client) => tableIdentity(client, input.targetTable))
+    .catch((error: unknown) => {
+      throw toFailure(error, 'import', 'identifying the target server');
+    });
+  if (isSameTable(source, target)) {
+    throw failure(
+      FailureType.InvalidCopySpec,
+      `source ${input.source}:${formatTable(input.sourceTable)} and target ${input.target}:${formatTable(input.targetTable)} ` +
+        'are the same table on the same server: a copy onto itself is refused',
+    );
+  }
 }

@@ -11,7 +11,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { CancelledFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
@@ -30,6 +29,7 @@ import { rowDigestQuery, type RowDigest } from './row-digest.js';
 import { readHighMark } from './read-window.js';
 import { windowFilterSql, type WindowFilter } from '../src/db/window-filter.js';
 import type { CopiedWindow, PlannedWindow } from '../src/shared/incremental.js';
+import { attemptApplicationName, fenceEarlierAttempts } from './attempt-fence.js';
 
 export interface ExportImportInput {
   source: string;
@@ -87,26 +87,6 @@ export const HEARTBEAT_THROTTLE_MS = 500;
 /** Leave this much of start-to-close for killing, awaiting and reporting. */
 const DEADLINE_MARGIN_MS = 5_000;
 
-/** Short, stable tag for application_name (63-byte limit) from the workflow id. */
-function workflowTag(workflowId: string): string {
-  return createHash('sha256').update(workflowId).digest('hex').slice(0, 12);
-}
-
-/**
- * Ends backends left by earlier attempts of this workflow (a worker that died mid-copy), so a
- * stale import can never hold the staging lock or commit after this attempt starts.
- */
-async function fenceEarlierAttempts(databases: Databases, profile: string, tag: string): Promise<number> {
-  return databases.withClient(profile, async (client) => {
-    const result = await client.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE application_name LIKE $1 AND pid <> pg_backend_pid()`,
-      [`pgferry/${tag}/%`],
-    );
-    return result.rowCount ?? 0;
-  });
-}
-
 export function makeExportImport(databases: Databases, psqlPath: string | undefined) {
   return async function exportImport(input: ExportImportInput): Promise<ExportImportResult> {
     const context = Context.current();
@@ -119,13 +99,11 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
     }
     const sourceProfile = databases.profile(input.source);
     const targetProfile = databases.profile(input.target);
-    const tag = workflowTag(info.workflowExecution?.workflowId ?? info.activityId);
-    // pgferry/<workflow>/<run>/a<attempt>/<side>: who a backend belongs to, in pg_stat_activity,
-    // within the 63 bytes PostgreSQL keeps of an application_name.
-    const run = (info.workflowExecution?.runId ?? '').replace(/-/g, '').slice(-8) || 'norun';
-    const appName = (side: string) => `pgferry/${tag}/${run}/a${info.attempt}/${side}`;
+    // pgferry/<workflow>/<run>/a<attempt>/<side>: who a backend belongs to (attempt-fence.ts).
+    const appName = (side: string) => attemptApplicationName(side);
+    const workflowId = info.workflowExecution?.workflowId ?? info.activityId;
 
-    const fenced = await fenceEarlierAttempts(databases, input.target, tag).catch((error: unknown) => {
+    const fenced = await fenceEarlierAttempts(databases, input.target, workflowId).catch((error: unknown) => {
       throw toFailure(error, 'import', 'connecting to the target');
     });
     if (fenced > 0) log.warn('terminated backends of an earlier attempt', { count: fenced });

@@ -9,17 +9,25 @@ import { makeExportImport } from './export-import.js';
 import { makeVerifyCounts } from './verify-counts.js';
 import { makePublish } from './publish.js';
 import { makePlanWindow } from './read-window.js';
+import type { RunIsOpen } from './lease.js';
+import { temporalRunIsOpen } from './run-status.js';
+import { Context } from '@temporalio/activity';
 
 export interface ActivityDependencies {
   databases: Databases;
   /** Absolute path of psql; undefined makes exportImport fail as PsqlNotFound. */
   psqlPath: string | undefined;
+  /**
+   * Whether a workflow run is still open, for leases; default: asks Temporal through the
+   * running activity's client.
+   */
+  runIsOpen?: RunIsOpen;
 }
 
-export function createActivities({ databases, psqlPath }: ActivityDependencies) {
+export function createActivities({ databases, psqlPath, runIsOpen }: ActivityDependencies) {
   const { publish, dropStaging } = makePublish(databases);
   return {
-    createStaging: makeCreateStaging(databases),
+    createStaging: makeCreateStaging(databases, runIsOpen ?? temporalRunIsOpen(() => Context.current().client)),
     exportImport: makeExportImport(databases, psqlPath),
     verifyCounts: makeVerifyCounts(databases),
     publish,
@@ -35,3 +43,4 @@ export type { ExportImportInput, ExportImportResult, ExportImportHeartbeat } fro
 export type { VerifyCountsInput, VerifyCountsResult } from './verify-counts.js';
 export type { PublishInput, PublishResult, DropStagingInput } from './publish.js';
 export type { PlanWindowInput } from './read-window.js';
+export type { RunIsOpen } from './lease.js';

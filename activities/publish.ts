@@ -16,7 +16,10 @@
  * Every INSERT keeps copied identity values (OVERRIDING SYSTEM VALUE), and sequences owned by the
  * target's columns end at least at the copied maximum (owned-sequences.ts).
  * Idempotent: a row in pgferry.publications, written in the same transaction, marks the run as
- * published, so a retry after a committed-but-unreported attempt changes nothing.
+ * published, so a retry after a committed-but-unreported attempt changes nothing. The same
+ * transaction releases the run's lease on the target (lease.ts). It runs on a session named for
+ * its attempt and heartbeats, so a lost worker's publish is noticed at the heartbeat timeout and
+ * fenced by the retry (attempt-fence.ts).
  */
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
@@ -34,8 +37,11 @@ import { adoptStagingAsTarget, targetMissing, type TargetDefinition } from '../s
 import { advanceOwnedSequences } from './owned-sequences.js';
 import { suspendUserTriggers } from './user-triggers.js';
 import { referencingKeys, replaceReferencedRows } from './referencing-keys.js';
-import { advanceIncrementalWatermark, ensureWatermarks } from './watermark-step.js';
+import { advanceIncrementalWatermark } from './watermark-step.js';
 import type { WatermarkAdvance } from '../src/shared/incremental.js';
+import { ensureBookkeeping } from '../src/db/bookkeeping.js';
+import { currentAttempt, withAttemptSession } from './attempt-fence.js';
+import { releaseLease } from './lease.js';
 
 export interface PublishInput {
   target: string;
@@ -67,24 +73,13 @@ export interface PublishResult {
 export interface DropStagingInput {
   target: string;
   staging: TableRef;
+  /** The copy's target table: its lease is released when this run holds it. */
+  targetTable?: TableRef;
 }
 
-const BOOKKEEPING = `CREATE SCHEMA IF NOT EXISTS pgferry;
-CREATE TABLE IF NOT EXISTS pgferry.publications (
-  publish_key text PRIMARY KEY,
-  target_table text NOT NULL,
-  mode text NOT NULL,
-  rows bigint NOT NULL,
-  published_at timestamptz NOT NULL DEFAULT now()
-)`;
-
-async function ensureBookkeeping(client: pg.ClientBase): Promise<void> {
-  try {
-    await client.query(BOOKKEEPING);
-  } catch (error) {
-    // Two first publishes racing to create the schema: the loser finds it there.
-    if (!['23505', '42P06', '42P07'].includes((error as { code?: string }).code ?? '')) throw error;
-  }
+async function hasLeases(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query<{ found: boolean }>("SELECT to_regclass('pgferry.leases') IS NOT NULL AS found");
+  return rows[0]!.found;
 }
 
 function moveRowsSql(input: PublishInput): string {
@@ -181,10 +176,12 @@ async function prepareReplacement(client: pg.ClientBase, input: PublishInput): P
 export function makePublish(databases: Databases) {
   async function publish(input: PublishInput): Promise<PublishResult> {
     try {
-      return await databases.withClient(input.target, async (client) => {
-        await ensureBookkeeping(client);
-        if (input.watermark) await ensureWatermarks(client);
+      await databases.withClient(input.target, ensureBookkeeping);
+      const holder = currentAttempt();
+      return await withAttemptSession(databases, input.target, 'publish', async (client) => {
         return inTransaction(client, async () => {
+          // The lease goes with the publish: committed together, or neither.
+          await releaseLease(client, input.targetTable, holder);
           await client.query(`SET LOCAL lock_timeout = ${Math.round(input.lockTimeoutMs ?? 30_000)}`);
           const done = await client.query<{ rows: string }>(
             'SELECT rows::text FROM pgferry.publications WHERE publish_key = $1',
@@ -248,12 +245,17 @@ export function makePublish(databases: Databases) {
 
   /** Drops staging; used on success paths that skipped publish and on failure and cancellation. */
   async function dropStaging(input: DropStagingInput): Promise<void> {
+    const holder = currentAttempt();
     try {
-      await databases.withClient(input.target, async (client) => {
-        await client.query('SET lock_timeout = 30000');
-        await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
-        await client.query('RESET lock_timeout');
-      });
+      // The session fences this copy's earlier backends first: a stale import still holding
+      // staging's lock would otherwise keep the DROP waiting until lock_timeout, leaving staging.
+      await withAttemptSession(databases, input.target, 'cleanup', (client) =>
+        inTransaction(client, async () => {
+          await client.query('SET LOCAL lock_timeout = 30000');
+          await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
+          if (input.targetTable && (await hasLeases(client))) await releaseLease(client, input.targetTable, holder);
+        }),
+      );
     } catch (error) {
       throw toFailure(error, 'import', `dropping staging ${formatTable(input.staging)}`);
     }

@@ -239,7 +239,9 @@ async function copyTableSettings(client: pg.ClientBase, from: string, to: string
     const option = grant.grantable ? ' WITH GRANT OPTION' : '';
     await client.query(`GRANT ${grant.privileges} ON ${to} TO ${grant.grantee}${option}`);
   }
-  if (facts.comment !== null) await client.query(`COMMENT ON TABLE ${to} IS ${client.escapeLiteral(facts.comment)}`);
+  // Always set: staging carries pgferry's own comment (its run), which must not replace the target's none.
+  const comment = facts.comment === null ? 'NULL' : client.escapeLiteral(facts.comment);
+  await client.query(`COMMENT ON TABLE ${to} IS ${comment}`);
 }
 
 /**

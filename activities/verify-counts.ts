@@ -1,7 +1,8 @@
 /**
  * verifyCounts: the rows the source sent (the export's COPY tag), the rows the import reported
  * and count(*) of staging must agree (and, with verify=checksum, the row digests); otherwise
- * CountMismatch, which the workflow answers with one re-copy. Read-only, so idempotent.
+ * CountMismatch, which the workflow answers with one re-copy. Read-only, so idempotent. Counts
+ * on a session named for its attempt and heartbeats while the count runs (attempt-fence.ts).
  */
 import type { Databases } from '../src/db/databases.js';
 import { FailureType } from '../src/shared/failure-types.js';
@@ -10,6 +11,7 @@ import { quoteTable, type TableRef } from '../src/shared/table-name.js';
 import type { VerifyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
 import { rowDigestQuery, type RowDigest } from './row-digest.js';
+import { withAttemptSession } from './attempt-fence.js';
 
 export interface VerifyCountsInput {
   target: string;
@@ -30,7 +32,7 @@ export function makeVerifyCounts(databases: Databases) {
   return async function verifyCounts(input: VerifyCountsInput): Promise<VerifyCountsResult> {
     let staged: RowDigest;
     try {
-      staged = await databases.withClient(input.target, async (client) => {
+      staged = await withAttemptSession(databases, input.target, 'verifyCounts', async (client) => {
         const query =
           input.verify === 'checksum'
             ? rowDigestQuery(input.staging, input.columns)

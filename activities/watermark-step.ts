@@ -6,14 +6,9 @@
  */
 import type pg from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
-import { advanceWatermark, ensureWatermarkTable, WatermarkMovedError } from '../src/db/watermarks.js';
+import { advanceWatermark, WatermarkMovedError } from '../src/db/watermarks.js';
 import { FailureType } from '../src/shared/failure-types.js';
 import type { WatermarkAdvance } from '../src/shared/incremental.js';
-
-/** Creates pgferry.watermarks when missing; outside the transaction. */
-export async function ensureWatermarks(client: pg.ClientBase): Promise<void> {
-  await ensureWatermarkTable(client);
-}
 
 /** @throws ApplicationFailure TargetBusy (not retried) when the watermark moved since planning. */
 export async function advanceIncrementalWatermark(

@@ -13,6 +13,7 @@ import {
   type ExportImportResult,
   type PublishResult,
 } from '../activities/index.js';
+import { temporalRunIsOpen } from '../activities/run-status.js';
 import { awaitOutcome } from '../src/client/outcome.js';
 import { startCopy } from '../src/client/start-copy.js';
 import type { ConnectionProfile } from '../src/config/connections.js';
@@ -56,7 +57,12 @@ export interface Ferry {
 export async function startFerry(profiles: Map<string, ConnectionProfile>, psqlPath: string): Promise<Ferry> {
   const server = await startDevServer({ ui: false });
   const databases = new Databases(profiles);
-  const activities: Activities = createActivities({ databases, psqlPath });
+  // Activity-level steps run outside a worker: leases ask the dev server through its client.
+  const activities: Activities = createActivities({
+    databases,
+    psqlPath,
+    runIsOpen: temporalRunIsOpen(() => server.env.client),
+  });
   let worker: PgferryWorker | undefined;
   let running: Promise<void> | undefined;
   try {

@@ -6,6 +6,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   defineQuery,
   log,
   proxyActivities,
@@ -20,6 +21,7 @@ import { formatBytes, formatCount } from '../src/shared/format.js';
 import { formatTable, type TableRef } from '../src/shared/table-name.js';
 import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js';
 import { formatWindow, type CopiedWindow } from '../src/shared/incremental.js';
+import { parseDuration } from '../src/shared/duration.js';
 
 /** Live progress of a copy, for `pgferry status` and `copy --wait`. */
 export const progressQuery = defineQuery<CopyProgress>('progress');
@@ -31,27 +33,51 @@ function isFailureOfType(error: unknown, type: FailureType): boolean {
 export async function copyTable(input: CopyTableInput): Promise<CopyTableResult> {
   const settings = resolveCopyDefaults(input);
   const targetTable: TableRef = input.targetTable ?? input.table;
+  // Retries are bounded by time, not a count: a server restart or failover of a minute or two
+  // is ridden out (retry window), and backoff stays short enough to notice the server is back.
   const retry = {
     initialInterval: '1s',
     backoffCoefficient: 2,
-    maximumInterval: '1m',
+    maximumInterval: '30s',
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   };
+  const copyBudgetMs = parseDuration(settings.copyTimeout) + settings.retryWindowMs;
+  // Every activity that can run long heartbeats, so a lost worker is noticed at the heartbeat
+  // timeout and the retry fences its backend (activities/attempt-fence.ts).
   const { createStaging, planWindow } = proxyActivities<Activities>({
     startToCloseTimeout: '10m',
-    retry: { ...retry, maximumAttempts: 5 },
+    heartbeatTimeout: settings.heartbeatTimeout,
+    scheduleToCloseTimeout: settings.retryWindowMs,
+    retry: {
+      ...retry,
+      // A manual copy is refused at once when another run holds the target; others wait.
+      nonRetryableErrorTypes: [
+        ...retry.nonRetryableErrorTypes,
+        ...(input.onBusy === 'fail' ? [FailureType.TargetBusy] : []),
+      ],
+    },
   });
   // Counting staging and moving it into the target scale with the table like the copy itself.
   const { verifyCounts, publish } = proxyActivities<Activities>({
     startToCloseTimeout: settings.copyTimeout,
-    retry: { ...retry, maximumAttempts: 5 },
+    heartbeatTimeout: settings.heartbeatTimeout,
+    scheduleToCloseTimeout: copyBudgetMs,
+    retry,
   });
   const { exportImport } = proxyActivities<Activities>({
     startToCloseTimeout: settings.copyTimeout,
     heartbeatTimeout: settings.heartbeatTimeout,
-    retry: { ...retry, maximumAttempts: settings.maxAttempts },
+    scheduleToCloseTimeout: copyBudgetMs,
+    retry: { ...retry, ...(settings.maxAttempts ? { maximumAttempts: settings.maxAttempts } : {}) },
   });
-  const { dropStaging } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 3 } });
+  // Cleanup that cannot reach the target keeps trying for the retry window; after that the
+  // lease still names the staging table, and the next copy of the table (or `pgferry gc`) drops it.
+  const { dropStaging } = proxyActivities<Activities>({
+    startToCloseTimeout: '2m',
+    heartbeatTimeout: settings.heartbeatTimeout,
+    scheduleToCloseTimeout: settings.retryWindowMs,
+    retry,
+  });
 
   const started = Date.now();
   const phaseDurationsMs: Partial<Record<CopyPhase, number>> = {};
@@ -74,7 +100,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   async function emptyWindow(window: CopiedWindow): Promise<CopyTableResult> {
     const toDrop = staging!;
     await phase('cleanup', `empty window: dropping ${formatTable(toDrop)}`, () =>
-      dropStaging({ target: input.target, staging: toDrop }),
+      dropStaging({ target: input.target, staging: toDrop, targetTable }),
     );
     staging = undefined;
     progress = { ...progress, phase: 'done' };
@@ -180,27 +206,35 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       }
     }
 
+    // Publish is one transaction: once it has begun, a cancel cannot make it half done, and
+    // reporting CANCELLED over a committed publish would be a lie. So publish runs to its end
+    // and the run completes, saying the cancel came too late.
+    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled before publish');
     if (copied.window?.high === null) return await emptyWindow(copied.window);
     const window = copied.window;
     const into = `${input.mode} into ${input.target}:${formatTable(targetTable)}`;
     const published = await phase('publish', window ? `${into}, window ${formatWindow(window)}` : into, () =>
-      publish.executeWithOptions({ summary: `${input.mode} ${input.target}:${formatTable(targetTable)}` }, [
-        {
-          target: input.target,
-          targetTable,
-          staging: stagingTable,
-          columns: staged.columns,
-          primaryKey: staged.primaryKey,
-          mode: input.mode,
-          publishKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
-          expectedRows: copied.importedRows,
-          ...(staged.createTarget ? { createTarget: staged.createTarget } : {}),
-          ...(planned && window?.high
-            ? { watermark: { key: planned.key, type: planned.type, previous: planned.watermark, high: window.high } }
-            : {}),
-        },
-      ]),
+      CancellationScope.nonCancellable(() =>
+        publish.executeWithOptions({ summary: `${input.mode} ${input.target}:${formatTable(targetTable)}` }, [
+          {
+            target: input.target,
+            targetTable,
+            staging: stagingTable,
+            columns: staged.columns,
+            primaryKey: staged.primaryKey,
+            mode: input.mode,
+            publishKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
+            expectedRows: copied.importedRows,
+            ...(staged.createTarget ? { createTarget: staged.createTarget } : {}),
+            ...(planned && window?.high
+              ? { watermark: { key: planned.key, type: planned.type, previous: planned.watermark, high: window.high } }
+              : {}),
+          },
+        ]),
+      ),
     );
+    const cancelRequestedDuringPublish = CancellationScope.current().consideredCancelled;
+    if (cancelRequestedDuringPublish) log.warn('a cancel arrived while publish ran: the rows were published');
     progress = { ...progress, phase: 'done' };
     setCurrentDetails(
       `**${summary}**\n\ndone: ${formatCount(published.rows)} rows, ${formatBytes(copied.bytes)}` +
@@ -216,6 +250,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       targetTable,
       mode: input.mode,
       ...(window ? { window } : {}),
+      ...(cancelRequestedDuringPublish ? { cancelRequestedDuringPublish } : {}),
     };
   } catch (error) {
     if (staging) {
@@ -223,9 +258,20 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       // Cleanup must run even when the workflow itself is being cancelled.
       await CancellationScope.nonCancellable(() =>
         phase('cleanup', `dropping ${formatTable(toDrop)}`, () =>
-          dropStaging({ target: input.target, staging: toDrop }),
+          dropStaging({ target: input.target, staging: toDrop, targetTable }),
         ),
-      ).catch((cleanupError: unknown) => log.error('could not drop staging', { error: String(cleanupError) }));
+      ).catch((cleanupError: unknown) => {
+        // Retried for the whole retry window: the target stayed unreachable. Its lease still
+        // names the staging table, so the next copy of this table (or `pgferry gc`) drops it.
+        const left = `${input.target}:${formatTable(toDrop)}`;
+        log.error('could not drop staging', { staging: left, error: String(cleanupError) });
+        setCurrentDetails(
+          `**${summary}**
+
+staging ${left} was left behind (target unreachable); ` +
+            `the next copy of this table or \`pgferry gc --target ${input.target}\` drops it`,
+        );
+      });
     }
     throw error;
   }

@@ -39,7 +39,11 @@ export function addCopyFlags(command: Command): Command {
     .option('--copy-timeout <duration>', 'start-to-close of the data copy, e.g. 2h', undefined)
     .option('--heartbeat-timeout <duration>', 'heartbeat timeout of the data copy, e.g. 30s', undefined)
     .option('--stall-timeout <duration>', 'fail the attempt when no bytes move for this long, e.g. 60s', undefined)
-    .option('--max-attempts <n>', 'attempts of the data copy before the run fails', undefined)
+    .option(
+      '--max-attempts <n>',
+      'cap on attempts of the data copy (default: no cap; retried until the copy timeout plus a 10-minute retry window)',
+      undefined,
+    )
     .option('--incremental-by <column>', 'copy only rows whose column is above the watermark (append or upsert)')
     .option('--lookback <duration|n>', 'with --incremental-by: re-read this far below the watermark (10m, or N values)')
     .option('--since <value>', "with --incremental-by: the first run's low bound (default: everything)");

@@ -9,6 +9,7 @@ import { registerServerCommands } from './commands/servers.js';
 import { registerScheduleCommand } from './commands/schedule.js';
 import { registerWatermarkCommand } from './commands/watermark.js';
 import { registerSetupCommand } from './commands/setup.js';
+import { registerGcCommand } from './commands/gc.js';
 import { CliError } from './cli-error.js';
 import { CopyAlreadyRunningError } from '../client/start-copy.js';
 
@@ -24,6 +25,7 @@ registerServerCommands(program);
 registerScheduleCommand(program);
 registerWatermarkCommand(program);
 registerSetupCommand(program);
+registerGcCommand(program);
 
 try {
   await program.parseAsync(process.argv);

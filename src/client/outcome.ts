@@ -25,6 +25,8 @@ export interface CopyOutcome {
   failure?: FailureSummary;
   /** Incremental copy: the window (low, high] and the rows in it. */
   window?: CopiedWindow;
+  /** A cancel arrived once publish had begun: too late, the rows were published (status COMPLETED). */
+  cancelRequestedDuringPublish?: boolean;
 }
 
 export interface AttemptSummary {
@@ -70,6 +72,9 @@ export async function awaitRun<R extends object>(
     durationMs,
     ...(failure ? { failure } : {}),
     ...(result && 'window' in result && result.window ? { window: result.window as CopiedWindow } : {}),
+    ...(result && 'cancelRequestedDuringPublish' in result && result.cancelRequestedDuringPublish
+      ? { cancelRequestedDuringPublish: true }
+      : {}),
   };
   return { outcome, result };
 }

@@ -7,22 +7,8 @@
  * name is the only SQL text not passed as a parameter).
  */
 import type pg from 'pg';
+import { ensureBookkeeping } from './bookkeeping.js';
 import { CURSOR_TYPES, type CursorType, type WatermarkAdvance, type WatermarkKey } from '../shared/incremental.js';
-
-const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS pgferry.watermarks (
-  target_table text NOT NULL,
-  source_profile text NOT NULL,
-  source_table text NOT NULL,
-  cursor_column text NOT NULL,
-  cursor_type text NOT NULL,
-  watermark text NOT NULL,
-  publish_key text,
-  updated_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (target_table, source_profile, source_table, cursor_column)
-)`;
-
-/** Creating a schema or table another session created a moment earlier. */
-const LOST_CREATE_RACE = new Set(['23505', '42P06', '42P07']);
 
 /** Raised when publish finds the watermark moved since the run planned its window. */
 export class WatermarkMovedError extends Error {
@@ -37,21 +23,12 @@ export interface WatermarkRow extends WatermarkKey {
 }
 
 /**
- * Creates the schema and table when the catalog says they are missing (a role that may not
- * create them copies once an administrator did). Run outside a transaction.
+ * Creates the schema and table when the catalog says they are missing, with pgferry's other
+ * bookkeeping (bookkeeping.ts, which names the missing grant when it cannot). Run outside a
+ * transaction.
  */
 export async function ensureWatermarkTable(client: pg.ClientBase): Promise<void> {
-  const { rows } = await client.query<{ found: boolean }>(
-    "SELECT to_regclass('pgferry.watermarks') IS NOT NULL AS found",
-  );
-  if (rows[0]?.found) return;
-  for (const sql of ['CREATE SCHEMA IF NOT EXISTS pgferry', CREATE_TABLE]) {
-    try {
-      await client.query(sql);
-    } catch (error) {
-      if (!LOST_CREATE_RACE.has((error as { code?: string }).code ?? '')) throw error;
-    }
-  }
+  await ensureBookkeeping(client);
 }
 
 async function tableExists(client: pg.ClientBase): Promise<boolean> {

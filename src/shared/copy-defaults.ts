@@ -9,7 +9,13 @@ export interface ResolvedCopySettings {
   copyTimeout: string;
   heartbeatTimeout: string;
   stallTimeoutMs: number;
-  maxAttempts: number;
+  /** Attempts of exportImport; undefined: no count, only the time budget. */
+  maxAttempts?: number;
+  /**
+   * How long failing attempts keep being retried beyond an activity's own timeout: enough to
+   * ride out a server restart or a failover of a minute or two.
+   */
+  retryWindowMs: number;
   format: CopyFormat;
   verify: VerifyMode;
 }
@@ -31,6 +37,9 @@ function checkedDuration(value: string, name: string): number {
   }
 }
 
+/** Ten minutes: a restart or failover of the source or target is ridden out, not reported. */
+export const DEFAULT_RETRY_WINDOW_MS = 10 * 60_000;
+
 /** @throws ApplicationFailure InvalidCopySpec when a duration of the input is not one. */
 export function resolveCopyDefaults(input: CopyTableInput): ResolvedCopySettings {
   const timeouts = input.timeouts ?? {};
@@ -42,7 +51,8 @@ export function resolveCopyDefaults(input: CopyTableInput): ResolvedCopySettings
     copyTimeout: copyTimeout.trim(),
     heartbeatTimeout: heartbeatTimeout.trim(),
     stallTimeoutMs: checkedDuration(timeouts.stallTimeout ?? '60s', 'stallTimeout'),
-    maxAttempts: timeouts.maxAttempts ?? 5,
+    maxAttempts: timeouts.maxAttempts,
+    retryWindowMs: DEFAULT_RETRY_WINDOW_MS,
     format: input.format ?? 'binary',
     verify: input.verify ?? 'count',
   };

@@ -22,9 +22,16 @@ export interface CopyTimeouts {
   heartbeatTimeout?: string;
   /** No bytes moved for this long fails the attempt as CopyStalled, e.g. '60s'. */
   stallTimeout?: string;
-  /** Attempts of exportImport before the workflow fails. */
+  /**
+   * Attempts of exportImport before the workflow fails. Default: no count; every activity
+   * retries until its time budget (its timeout plus the retry window) runs out.
+   */
   maxAttempts?: number;
 }
+
+/** What a copy does when another open run holds its target table (TargetBusy). */
+export const ON_BUSY = ['wait', 'fail'] as const;
+export type OnBusy = (typeof ON_BUSY)[number];
 
 export interface CopyTableInput {
   /** Source connection profile (PGFERRY_CONN_<NAME> on the worker). */
@@ -41,6 +48,11 @@ export interface CopyTableInput {
   timeouts?: CopyTimeouts;
   /** Copy only the rows above the watermark by this cursor column (append or upsert). */
   incremental?: IncrementalSpec;
+  /**
+   * `wait` (default: schedules, batches): TargetBusy is retried with backoff within the retry
+   * window. `fail` (a manual `pgferry copy`): the first TargetBusy fails the run.
+   */
+  onBusy?: OnBusy;
 }
 
 /** Phase names used in progress, UI details and `status`. */
@@ -58,6 +70,11 @@ export interface CopyTableResult {
   mode: CopyMode;
   /** Incremental copy: the window (low, high] and its rows; high null when it was empty. */
   window?: CopiedWindow;
+  /**
+   * A cancel arrived after publish had begun: publish ran to its end (it is one transaction
+   * and cannot be half done), so the rows were published and the run completed.
+   */
+  cancelRequestedDuringPublish?: boolean;
 }
 
 /** What the `progress` query returns while a copy runs. */

@@ -1,7 +1,7 @@
 /**
  * A source and a target cluster with the activities wired to them, shared by the tests of one
  * file (before/after hooks). Profiles: `source`, `target`, and `wrongpass` (the source with a
- * wrong password).
+ * wrong password). Leases ask `openRuns` whether a run is still open.
  */
 import { createPgClusters, type PgCluster } from '../../src/dev/pg-cluster.js';
 import { loadConnectionProfiles, type ConnectionProfiles } from '../../src/config/connections.js';
@@ -20,6 +20,11 @@ export interface CopyWorld {
   profiles: ConnectionProfiles;
   databases: Databases;
   activities: Activities;
+  /**
+   * Runs the activities' leases treat as open, as `<workflowId>/<runId>`; every other run is
+   * closed (its lease stale). Tests add and remove runs to play a copy that is still running.
+   */
+  openRuns: Set<string>;
   close(): Promise<void>;
 }
 
@@ -42,6 +47,7 @@ export async function createCopyWorld(): Promise<CopyWorld> {
     PGFERRY_CONN_WRONGPASS: wrongUrl,
   });
   const databases = new Databases(profiles);
+  const openRuns = new Set<string>();
   return {
     source,
     target,
@@ -51,7 +57,12 @@ export async function createCopyWorld(): Promise<CopyWorld> {
     psqlPath,
     profiles,
     databases,
-    activities: createActivities({ databases, psqlPath }),
+    activities: createActivities({
+      databases,
+      psqlPath,
+      runIsOpen: (workflowId, runId) => Promise.resolve(openRuns.has(`${workflowId}/${runId}`)),
+    }),
+    openRuns,
     close: async () => {
       await databases.end().catch(() => undefined);
       await Promise.all([source.destroy(), target.destroy()]);

@@ -10,6 +10,7 @@ import { formatBytes, formatCount, formatDuration } from '../../shared/format.js
 import { addCopyFlags, copyInputsFromFlags, type CopyFlags } from '../copy-options.js';
 import { createProgressPrinter, progressLine } from '../progress-line.js';
 import { CliError } from '../cli-error.js';
+import { awaitStagingGate } from '../../client/staging-gate.js';
 import type { Client } from '@temporalio/client';
 import { formatWindow } from '../../shared/incremental.js';
 import type { TemporalRetry } from '../../client/temporal-retry.js';
@@ -41,7 +42,10 @@ function describeOutcome(outcome: CopyOutcome): string {
   const took = outcome.durationMs === undefined ? '' : ` in ${formatDuration(outcome.durationMs)}`;
   if (outcome.status === 'COMPLETED') {
     const window = outcome.window ? `, window ${formatWindow(outcome.window)}` : '';
-    return `${outcome.workflowId}: COMPLETED: ${formatCount(outcome.rows ?? 0)} rows, ${formatBytes(outcome.bytes ?? 0)}${took}${window}`;
+    const late = outcome.cancelRequestedDuringPublish
+      ? ' (the cancel arrived after publish had begun: too late, the rows were published)'
+      : '';
+    return `${outcome.workflowId}: COMPLETED: ${formatCount(outcome.rows ?? 0)} rows, ${formatBytes(outcome.bytes ?? 0)}${took}${window}${late}`;
   }
   const failure = outcome.failure ? `: ${outcome.failure.type}: ${outcome.failure.message}` : '';
   return `${outcome.workflowId}: ${outcome.status}${took}${failure}`;
@@ -54,8 +58,20 @@ async function copyOne(
   taskQueue: string,
   retry: TemporalRetry,
 ) {
-  const handle = await startCopy(client, input, { taskQueue, workflowId: flags.workflowId, retry });
+  // A manual copy is refused at once when another run holds the target table.
+  const handle = await startCopy(
+    client,
+    { ...input, onBusy: 'fail' },
+    { taskQueue, workflowId: flags.workflowId, retry },
+  );
   if (!flags.json) console.error(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})`);
+  if (!flags.wait && (await awaitStagingGate(handle)) === 'closed') {
+    const { outcome } = await awaitRun(handle);
+    if (flags.json) console.log(JSON.stringify(outcome));
+    else console.error(describeOutcome(outcome));
+    if (outcome.status !== 'COMPLETED') process.exitCode = 1;
+    return;
+  }
   if (!flags.wait) {
     if (flags.json) console.log(JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
     return;

@@ -36,7 +36,8 @@ export function registerInspectCommands(program: Command): void {
         const description = await handle.describe();
         const running = description.status.name === 'RUNNING';
         const progress = running ? await liveProgress(handle) : undefined;
-        let result: { rows?: number; bytes?: number; window?: CopiedWindow } | undefined;
+        let result:
+          { rows?: number; bytes?: number; window?: CopiedWindow; cancelRequestedDuringPublish?: boolean } | undefined;
         let failure: { type: string; message: string } | undefined;
         if (!running) {
           try {
@@ -58,6 +59,7 @@ export function registerInspectCommands(program: Command): void {
           attempts: await failedAttempts(client, workflowId, description.runId),
           ...(failure ? { failure } : {}),
           ...((progress?.window ?? result?.window) ? { window: progress?.window ?? result?.window } : {}),
+          ...(result?.cancelRequestedDuringPublish ? { cancelRequestedDuringPublish: true, published: true } : {}),
         };
         if (flags.json) {
           console.log(JSON.stringify(status));
@@ -76,6 +78,9 @@ export function registerInspectCommands(program: Command): void {
           );
         }
         if (failure) console.log(`  failed: ${failure.type}: ${failure.message}`);
+        if (status.cancelRequestedDuringPublish) {
+          console.log('  a cancel arrived after publish had begun: too late, the rows were published');
+        }
       }),
     );
 

@@ -1,0 +1,111 @@
+/**
+ * Issue 15, `pgferry gc`: the staging table (and lease) a terminated copy left on the target is
+ * listed by `gc --dry-run` and dropped by `gc`, while a running copy's staging is left alone and
+ * that copy still completes with the source rows.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { TableRef } from '../../src/shared/table-name.js';
+import { workflowIdForTarget } from '../../src/shared/ids.js';
+import { query } from '../support/pg.js';
+import {
+  createCopyHarness,
+  makePacedView,
+  parseJson,
+  setPace,
+  stagingTables,
+  tableDigestOf,
+  waitFor,
+  waitForRowsImported,
+  type CopyHarness,
+  type RunningCli,
+} from '../support/copy-harness.js';
+
+interface GarbageJson {
+  staging: string;
+  workflowId?: string;
+  leased: boolean;
+  action: string;
+}
+
+const TERMINATED: TableRef = { schema: 'public', table: 'gc_terminated' };
+const RUNNING: TableRef = { schema: 'public', table: 'gc_running' };
+
+describe('pgferry gc (issue 15)', { timeout: 300_000 }, () => {
+  let h: CopyHarness;
+
+  before(async () => {
+    h = await createCopyHarness({ name: 'gc' });
+  });
+  after(async () => {
+    await setPace(h.sourceUrl, 0).catch(() => undefined);
+    await h?.close();
+  });
+
+  /** The staging table named in the table's lease (before the first lease, there is no lease table). */
+  const stagingOf = async (table: TableRef) => {
+    const exists = await query<{ found: boolean }>(
+      h.targetUrl,
+      "SELECT to_regclass('pgferry.leases') IS NOT NULL AS found",
+    );
+    if (!exists.rows[0]!.found) return undefined;
+    const { rows } = await query<{ name: string }>(
+      h.targetUrl,
+      'SELECT staging_table AS name FROM pgferry.leases WHERE target_table = $1',
+      [`${table.schema}.${table.table}`],
+    );
+    return rows[0]?.name;
+  };
+
+  const startPaced = async (table: TableRef): Promise<RunningCli> => {
+    const running = h.spawnCli([
+      ...['copy', '--source', 'source', '--target', 'target', '--table', `${table.schema}.${table.table}`],
+      ...['--wait', '--json'],
+    ]);
+    await waitFor(`${table.table} to be loading`, async () => ((await stagingOf(table)) ? true : undefined));
+    await waitForRowsImported(h.targetUrl);
+    return running;
+  };
+
+  test('gc --dry-run lists and gc drops the staging of a terminated copy, leaving a running copy’s staging alone', async () => {
+    await makePacedView(h.sourceUrl, TERMINATED, 30_000);
+    await makePacedView(h.sourceUrl, RUNNING, 30_000);
+    await setPace(h.sourceUrl, 30);
+
+    const terminated = await startPaced(TERMINATED);
+    const leftBehind = (await stagingOf(TERMINATED))!;
+    await h.client.workflow.getHandle(workflowIdForTarget('target', TERMINATED)).terminate('test: gone for good');
+    assert.equal(parseJson<{ status: string }>(await terminated.done).status, 'TERMINATED');
+    const running = await startPaced(RUNNING);
+    const live = (await stagingOf(RUNNING))!;
+    assert.deepEqual((await stagingTables(h.targetUrl)).sort(), [leftBehind, live].sort());
+
+    try {
+      const dry = await h.cli(['gc', '--target', 'target', '--dry-run', '--json']);
+      assert.equal(dry.exitCode, 0, dry.stderr);
+      const listed = parseJson<GarbageJson[]>(dry);
+      assert.deepEqual(
+        listed
+          .map(({ staging, workflowId, action }) => ({ staging, workflowId, action }))
+          .sort((a, b) => a.staging.localeCompare(b.staging)),
+        [
+          { staging: `public.${leftBehind}`, workflowId: workflowIdForTarget('target', TERMINATED), action: 'dropped' },
+          { staging: `public.${live}`, workflowId: workflowIdForTarget('target', RUNNING), action: 'kept' },
+        ].sort((a, b) => a.staging.localeCompare(b.staging)),
+      );
+      assert.deepEqual((await stagingTables(h.targetUrl)).sort(), [leftBehind, live].sort(), 'dry run drops nothing');
+
+      const collected = await h.cli(['gc', '--target', 'target']);
+      assert.equal(collected.exitCode, 0, collected.stderr);
+      assert.match(collected.stdout, new RegExp(`dropped public\\.${leftBehind} `));
+      assert.match(collected.stdout, new RegExp(`kept public\\.${live} `));
+      assert.deepEqual(await stagingTables(h.targetUrl), [live]);
+      assert.equal(await stagingOf(TERMINATED), undefined, 'its lease is gone too');
+    } finally {
+      await setPace(h.sourceUrl, 0);
+    }
+    assert.equal(parseJson<{ status: string }>(await running.done).status, 'COMPLETED');
+    assert.deepEqual(await tableDigestOf(h.targetUrl, RUNNING), await tableDigestOf(h.sourceUrl, RUNNING));
+    assert.deepEqual(await stagingTables(h.targetUrl), []);
+  });
+});
