@@ -84,6 +84,13 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     assert.equal(second.rows, 501);
     assert.equal(second.window?.low, '2026-01-01 00:00:00.000999+00');
     assert.equal(second.window?.high, '2026-01-01 00:00:00.0015+00');
+    const status = await h.cli(['status', second.workflowId, '--json']);
+    assert.deepEqual(parseJson<{ window?: unknown }>(status).window, second.window);
+    const text = await h.cli(['status', second.workflowId]);
+    assert.match(
+      text.stdout,
+      /window ts in \(2026-01-01 00:00:00\.000999\+00, 2026-01-01 00:00:00\.0015\+00\]: 501 rows/,
+    );
     await assertSameRows('inc_micro');
   });
 
