@@ -105,7 +105,8 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     assert.equal(first.window?.high, '9007199254741001');
     // 2^53 + 10 and + 11 are one apart; as JavaScript numbers they would compare equal to + 10.
     await query(h.sourceUrl, `INSERT INTO public.inc_big VALUES (9007199254741002, 'b'), (9007199254741003, 'c')`);
-    const second = await copy('inc_big', 'id');
+    // verify=checksum digests the same window on the source, in the export's snapshot.
+    const second = await copy('inc_big', 'id', ['--verify', 'checksum']);
     assert.equal(second.rows, 2);
     assert.deepEqual(second.window, { column: 'id', low: '9007199254741001', high: '9007199254741003', rows: 2 });
     await assertSameRows('inc_big');
@@ -138,6 +139,12 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     );
     await copy('inc_empty', 'id');
     const before = await digestOf(h.targetUrl, 'SELECT * FROM public.inc_empty');
+    const spoken = await h.cli([
+      ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_empty'],
+      ...['--incremental-by', 'id', '--mode', 'append', '--wait'],
+    ]);
+    assert.equal(spoken.exitCode, 0, spoken.stderr);
+    assert.match(spoken.stderr, /COMPLETED: 0 rows, .*, window id in \(100, 100\]/);
     const again = await copy('inc_empty', 'id');
     assert.equal(again.status, 'COMPLETED');
     assert.equal(again.rows, 0);
