@@ -27,6 +27,7 @@ import {
 import { formatTable, quoteIdent, quoteTable, type TableRef } from '../src/shared/table-name.js';
 import { failure, toFailure } from './failures.js';
 
+/** The copy as the workflow knows it, with its incremental flags. */
 export interface PlanWindowInput {
   source: string;
   target: string;
@@ -99,6 +100,7 @@ async function lookedBack(client: pg.ClientBase, watermark: string, type: Cursor
   return rows[0]!.low;
 }
 
+/** planWindow over the worker's pools; see the module header for its failures. Reads only: idempotent. */
 export function makePlanWindow(databases: Databases) {
   /** Where this run's window starts; see the module header. */
   return async function planWindow(input: PlanWindowInput): Promise<PlannedWindow> {

@@ -14,6 +14,7 @@ import { TASK_QUEUE, type Ferry } from './ferry.js';
 import type { BenchWorld } from './world.js';
 import pg from 'pg';
 
+/** `incremental` in results.json. */
 export interface IncrementalBench {
   rows: number;
   changedRows: number;
@@ -35,6 +36,7 @@ async function timedCopy(ferry: Ferry, input: CopyTableInput): Promise<{ seconds
   return { seconds: outcome.durationMs / 1000, result: await handle.result() };
 }
 
+/** Times the full copy and the incremental run; throws when the run copied other than the changed rows. */
 export async function measureIncremental(world: BenchWorld, ferry: Ferry): Promise<IncrementalBench> {
   await world.sql(
     'source',

@@ -6,6 +6,7 @@ import type { CopyMode } from '../shared/copy-spec.js';
 import { incrementalProblem, type IncrementalSpec } from '../shared/incremental.js';
 import { CliError } from './cli-error.js';
 
+/** The incremental flags as commander parses them. */
 export interface IncrementalFlags {
   incrementalBy?: string;
   lookback?: string;

@@ -9,6 +9,7 @@ import { readWatermark } from '../db/watermarks.js';
 import { Databases } from '../db/databases.js';
 import { loadConnectionProfiles } from '../config/connections.js';
 
+/** `watermark` in `schedule describe --json`. */
 export interface ScheduleWatermark {
   column: string;
   /** The stored watermark; null when none yet; undefined when this shell cannot read the target. */

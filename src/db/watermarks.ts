@@ -15,6 +15,7 @@ export class WatermarkMovedError extends Error {
   override name = 'WatermarkMovedError';
 }
 
+/** One stored watermark, as `pgferry watermark show` lists it. */
 export interface WatermarkRow extends WatermarkKey {
   type: CursorType;
   watermark: string;

@@ -8,6 +8,7 @@
 import { CURSOR_TYPES, type CursorType } from '../shared/incremental.js';
 import { quoteIdent } from '../shared/table-name.js';
 
+/** One window of one cursor column: rows in (low, high]. */
 export interface WindowFilter {
   column: string;
   type: CursorType;

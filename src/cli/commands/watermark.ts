@@ -67,6 +67,7 @@ function withOptions(command: Command): Command {
     .option('--json', 'print JSON on stdout');
 }
 
+/** Adds `pgferry watermark show | set | reset`. */
 export function registerWatermarkCommand(program: Command): void {
   const watermark = program.command('watermark').description('show or move the watermark of incremental copies');
 
