@@ -175,7 +175,10 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           ? digestInSnapshot(client, input, filter).catch((error: unknown) => error as Error)
           : Promise.resolve(undefined)
         : Promise.resolve(undefined);
-      const estimate = estimateSourceRows(databases, input.source, input.sourceTable);
+      // The table's row estimate says nothing about a window's size: no ETA from it then.
+      const estimate = filter
+        ? Promise.resolve(undefined)
+        : estimateSourceRows(databases, input.source, input.sourceTable);
       const stopHeartbeats = heartbeatProgress(context, pipe, started, estimate);
       let piped;
       try {
