@@ -30,6 +30,7 @@ import { readHighMark } from './read-window.js';
 import { windowFilterSql, type WindowFilter } from '../src/db/window-filter.js';
 import type { CopiedWindow, PlannedWindow } from '../src/shared/incremental.js';
 import { attemptApplicationName, fenceEarlierAttempts } from './attempt-fence.js';
+import { startPipeMetrics, type PipeMetrics } from './pipe-metrics.js';
 
 export interface ExportImportInput {
   source: string;
@@ -111,6 +112,12 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
     let snapshotClient: pg.Client | undefined;
     const workDir = await mkdtemp(join(tmpdir(), 'pgferry-'));
     const started = Date.now();
+    const metrics = startPipeMetrics(context, {
+      source: input.source,
+      target: input.target,
+      table: formatTable(input.sourceTable),
+    });
+    let succeeded = false;
     try {
       // The checksum and an incremental window's high mark need a second reader of the export's exact data.
       let snapshotId: string | undefined;
@@ -179,7 +186,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       const estimate = filter
         ? Promise.resolve(undefined)
         : estimateSourceRows(databases, input.source, input.sourceTable);
-      const stopHeartbeats = heartbeatProgress(context, pipe, started, estimate);
+      const stopHeartbeats = heartbeatProgress(context, pipe, started, estimate, metrics);
       let piped;
       try {
         piped = await pipe.run();
@@ -208,6 +215,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       }
       const digest = await sourceDigest;
       if (digest instanceof Error) throw toFailure(digest, 'export', `digesting ${formatTable(input.sourceTable)}`);
+      succeeded = true;
       return {
         bytes: await stagedSize(databases, input.target, input.staging),
         importedRows: piped.importedRows,
@@ -220,6 +228,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           : {}),
       };
     } finally {
+      metrics.ended(succeeded, Date.now() - started);
       await snapshotClient?.end().catch(() => undefined);
       await rm(workDir, { recursive: true, force: true });
     }
@@ -309,11 +318,13 @@ function heartbeatProgress(
   pipe: CopyPipe,
   started: number,
   estimate: Promise<number | undefined>,
+  metrics: PipeMetrics,
 ): () => void {
   let estimatedSourceRows: number | undefined;
   void estimate.then((rows) => (estimatedSourceRows = rows));
   const beat = () => {
     const progress = pipe.progress();
+    metrics.running(Date.now() - started);
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
     context.heartbeat({
       phase: 'copying',

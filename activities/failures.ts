@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { UnknownConnectionError } from '../src/config/connections.js';
 import { FailureType, isNonRetryable } from '../src/shared/failure-types.js';
 import { failureHint, failureTypeForSqlState } from '../src/pipe/classify-failure.js';
+import { dropQuotedValues } from '../src/pipe/row-values.js';
 
 /** Raises a named failure; non-retryable exactly when the type is permanent by nature. */
 export function failure(type: FailureType, message: string, details?: unknown, cause?: Error): ApplicationFailure {
@@ -29,6 +30,23 @@ const CONNECTION_ERROR_CODES = new Set([
 
 interface PgLikeError extends Error {
   code?: string;
+  column?: string;
+  constraint?: string;
+  table?: string;
+  schema?: string;
+}
+
+/**
+ * The server error as the cause a failure carries into history: its message without quoted
+ * input values (a data exception quotes them) and none of its DETAIL or CONTEXT, which quote rows.
+ */
+function withoutRowValues(err: PgLikeError, code: string): Error {
+  const message = dropQuotedValues(err.message, code);
+  if (message === err.message) return err;
+  const clean = new Error(message);
+  clean.name = err.name;
+  clean.stack = err.stack?.split(err.message).join(message);
+  return clean;
 }
 
 /**
@@ -45,11 +63,14 @@ export function toFailure(error: unknown, side: 'export' | 'import', what: strin
     const type =
       failureTypeForSqlState(code, side) ?? (side === 'export' ? FailureType.ExportFailed : FailureType.ImportFailed);
     const hint = failureHint(type, side);
+    const pgError: PgLikeError = err;
+    const cause = withoutRowValues(pgError, code);
+    const { column, constraint, table, schema } = pgError;
     return failure(
       type,
-      `${what} failed [${code}]: ${err.message}${hint ? ` (${hint})` : ''}`,
-      { sqlState: code, database },
-      err,
+      `${what} failed [${code}]: ${cause.message}${hint ? ` (${hint})` : ''}`,
+      { sqlState: code, database, column, constraint, table, schema },
+      cause,
     );
   }
   if ((code && CONNECTION_ERROR_CODES.has(code)) || /Connection terminated|connection timeout/i.test(err.message)) {

@@ -9,6 +9,8 @@ import {
   CancelledFailure,
   defineQuery,
   log,
+  metricMeter,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -22,6 +24,9 @@ import { formatTable, type TableRef } from '../src/shared/table-name.js';
 import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js';
 import { formatWindow, type CopiedWindow } from '../src/shared/incremental.js';
 import { parseDuration } from '../src/shared/duration.js';
+import { pipeTaskQueue } from '../src/shared/task-queues.js';
+import { copyMetrics, SCHEDULED_BY_ATTRIBUTE } from '../src/shared/metrics.js';
+import { namedFailure } from '../src/shared/failure-chain.js';
 
 /** Live progress of a copy, for `pgferry status` and `copy --wait`. */
 export const progressQuery = defineQuery<CopyProgress>('progress');
@@ -64,7 +69,9 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     scheduleToCloseTimeout: copyBudgetMs,
     retry,
   });
+  // Pipes run on their own queue, where each worker takes at most PGFERRY_MAX_PIPES at once.
   const { exportImport } = proxyActivities<Activities>({
+    taskQueue: pipeTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: settings.copyTimeout,
     heartbeatTimeout: settings.heartbeatTimeout,
     scheduleToCloseTimeout: copyBudgetMs,
@@ -84,6 +91,11 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   let progress: CopyProgress = { phase: 'starting', rows: 0, bytes: 0, attempt: 0 };
   setHandler(progressQuery, () => progress);
   const summary = copySummary(input);
+  const metrics = copyMetrics(metricMeter, {
+    source: input.source,
+    target: input.target,
+    schedule: workflowInfo().typedSearchAttributes.get(SCHEDULED_BY_ATTRIBUTE) ?? '',
+  });
   async function phase<T>(name: CopyPhase, details: string, run: () => Promise<T>): Promise<T> {
     progress = { ...progress, phase: name };
     setCurrentDetails(`**${summary}**\n\nphase: **${name}**: ${details}`);
@@ -92,6 +104,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       return await run();
     } finally {
       phaseDurationsMs[name] = (phaseDurationsMs[name] ?? 0) + Date.now() - phaseStarted;
+      metrics.phase(name, Date.now() - phaseStarted);
     }
   }
 
@@ -241,6 +254,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         (published.swapped ? ', staging swapped in for the target' : '') +
         (window ? `; window ${formatWindow(window)}` : ''),
     );
+    metrics.completed(copied.importedRows, copied.bytes, Date.now() - started);
     return {
       rows: copied.importedRows,
       bytes: copied.bytes,
@@ -253,6 +267,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       ...(cancelRequestedDuringPublish ? { cancelRequestedDuringPublish } : {}),
     };
   } catch (error) {
+    metrics.failed(namedFailure(error).type, isCancellation(error), Date.now() - started);
     if (staging) {
       const toDrop = staging;
       // Cleanup must run even when the workflow itself is being cancelled.

@@ -34,7 +34,8 @@ try {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else if (error instanceof CliError || error instanceof CopyAlreadyRunningError) {
     console.error(`pgferry: ${error.message}`);
-    process.exitCode = error instanceof CliError ? error.exitCode : 3;
+    // A copy refused because another holds its target exits 1, like a TargetBusy run (DESIGN).
+    process.exitCode = error instanceof CliError ? error.exitCode : 1;
   } else {
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
     console.error(`pgferry: ${error instanceof Error ? error.message : String(error)}${cause}`);

@@ -21,7 +21,9 @@ import { startWithRetry, type TemporalRetry } from './temporal-retry.js';
 export class CopyAlreadyRunningError extends Error {
   override name = 'CopyAlreadyRunningError';
   constructor(readonly workflowId: string) {
-    super(`a copy onto this table is already running: workflow ${workflowId} (see \`pgferry status ${workflowId}\`)`);
+    super(
+      `TargetBusy: a copy onto this table is already running: workflow ${workflowId} (see \`pgferry status ${workflowId}\`)`,
+    );
   }
 }
 

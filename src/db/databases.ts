@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { resolveProfile, type ConnectionProfile, type ConnectionProfiles } from '../config/connections.js';
 import { PINNED_SETTINGS, sessionOptions, type SessionSettings } from './session-settings.js';
+import { poolConnectionConfig } from '../config/libpq-conninfo.js';
 
 /** Session settings pinned for every pooled pgferry connection (docs/design.md invariant 6). */
 const PINNED_OPTIONS = sessionOptions(PINNED_SETTINGS);
@@ -27,12 +28,11 @@ export class Databases {
     let pool = this.pools.get(profile.name);
     if (!pool) {
       pool = new pg.Pool({
-        connectionString: profile.url,
-        options: PINNED_OPTIONS,
+        connectionTimeoutMillis: 15_000,
+        ...poolConnectionConfig(profile.url, PINNED_OPTIONS),
         application_name: 'pgferry',
         max: 4,
         idleTimeoutMillis: 10_000,
-        connectionTimeoutMillis: 15_000,
       });
       // An idle client that loses its server must not crash the worker.
       pool.on('error', (error) => this.onPoolError(profile.name, error));
@@ -66,10 +66,9 @@ export class Databases {
     settings: SessionSettings = PINNED_SETTINGS,
   ): Promise<pg.Client> {
     const client = new pg.Client({
-      connectionString: this.profile(name).url,
-      options: sessionOptions(settings),
-      application_name: applicationName,
       connectionTimeoutMillis: 15_000,
+      ...poolConnectionConfig(this.profile(name).url, sessionOptions(settings)),
+      application_name: applicationName,
     });
     client.on('error', () => undefined);
     await client.connect();

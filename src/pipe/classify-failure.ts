@@ -22,6 +22,9 @@ export interface FailureDetails {
   exitCode?: number;
   signal?: string;
   sqlState?: string;
+  /** The column and constraint psql's verbose error names (a rejected row's values never appear). */
+  column?: string;
+  constraint?: string;
   bytes: number;
   rows: number;
   stderrTail?: string;
@@ -102,6 +105,11 @@ function lastStderrLine(outcome: ProcessOutcome): string {
   return (errorLine ?? lines.at(-1) ?? '').trim();
 }
 
+/** A field of psql's verbose error report (`COLUMN NAME:  amount`). */
+function errorField(stderrTail: string, field: 'COLUMN NAME' | 'CONSTRAINT NAME'): string | undefined {
+  return new RegExp(`^${field}:\\s+(.+)$`, 'm').exec(stderrTail)?.[1]?.trim();
+}
+
 /** The named failure for a pipe that did not commit. Cancellation is not classified here. */
 export function classifyPipeFailure(error: CopyPipeError, stallTimeoutMs: number): ClassifiedFailure {
   const moved = `${formatBytes(error.bytes)} / ${formatCount(error.rows)} rows`;
@@ -145,6 +153,8 @@ export function classifyPipeFailure(error: CopyPipeError, stallTimeoutMs: number
       exitCode: failed.end.kind === 'exited' ? failed.end.exitCode : undefined,
       signal: failed.end.kind === 'signaled' ? failed.end.signal : undefined,
       sqlState: failed.sqlState,
+      column: errorField(failed.stderrTail, 'COLUMN NAME'),
+      constraint: errorField(failed.stderrTail, 'CONSTRAINT NAME'),
       stderrTail: failed.stderrTail,
       otherSide: { side: other.side, pid: other.pid, end: describeEnd(other.end), killedBy: other.killedBy },
     },

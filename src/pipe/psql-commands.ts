@@ -6,6 +6,7 @@
  */
 import { libpqEnvironment, type ConnectionProfile } from '../config/connections.js';
 import { PINNED_SETTINGS, SOURCE_READ_SETTINGS, sessionOptions, type SessionSettings } from '../db/session-settings.js';
+import { psqlConninfo } from '../config/libpq-conninfo.js';
 import type { CopyFormat } from '../shared/copy-spec.js';
 import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
 import { windowFilterSql, type WindowFilter } from '../db/window-filter.js';
@@ -36,6 +37,15 @@ export function psqlEnvironment(
     PGOPTIONS: sessionOptions(settings),
     PGCLIENTENCODING: 'UTF8',
   };
+}
+
+/**
+ * The profile's own libpq URI, password removed, as psql's dbname: every libpq option the user
+ * wrote reaches psql, and `options` carries the pinned settings after the user's
+ * (libpq-conninfo.ts). It overrides the PG* variables, which stay for the password.
+ */
+function connectArgs(profile: ConnectionProfile, settings: SessionSettings = PINNED_SETTINGS): string[] {
+  return ['-d', psqlConninfo(profile.url, sessionOptions(settings))];
 }
 
 function columnList(columns: readonly string[]): string {
@@ -93,7 +103,7 @@ export function exportCommand(options: ExportCommandOptions): PsqlCommand {
     ].join('\n');
   }
   return {
-    args: [...COMMON_ARGS, '-o', options.tagsFile],
+    args: [...COMMON_ARGS, ...connectArgs(options.profile, SOURCE_READ_SETTINGS), '-o', options.tagsFile],
     script,
     // Row security off, as pg_dump: a role subject to a policy fails (42501), never exports a subset.
     env: psqlEnvironment(options.profile, options.applicationName, SOURCE_READ_SETTINGS),
@@ -124,6 +134,7 @@ export function importCommand(options: ImportCommandOptions): PsqlCommand {
   return {
     args: [
       ...COMMON_ARGS,
+      ...connectArgs(options.profile),
       '-c',
       'BEGIN',
       '-c',

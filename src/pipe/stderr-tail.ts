@@ -4,6 +4,7 @@
  * never enough to fill memory when a process floods it.
  */
 import type { Readable } from 'node:stream';
+import { dropRowValues } from './row-values.js';
 
 const DEFAULT_LIMIT_BYTES = 8 * 1024;
 
@@ -42,13 +43,13 @@ export class StderrTail {
     }
   }
 
-  /** The kept tail as redacted text; whole lines only when the head was cut. */
+  /** The kept tail as redacted text without row values; whole lines only when the head was cut. */
   text(): string {
     let buffer = Buffer.concat(this.chunks);
     if (buffer.length > this.limitBytes) buffer = buffer.subarray(buffer.length - this.limitBytes);
     let text = buffer.toString('utf8');
     if (this.totalBytes > buffer.length) text = text.slice(text.indexOf('\n') + 1);
-    return redact(text.trimEnd(), this.secrets);
+    return dropRowValues(redact(text.trimEnd(), this.secrets));
   }
 
   /** The last non-empty line, for one-line failure messages. */

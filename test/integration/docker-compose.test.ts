@@ -11,6 +11,8 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { createPgCluster, type PgCluster } from '../../src/dev/pg-cluster.js';
 import { PGFERRY_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
+import { parseDuration } from '../../src/shared/duration.js';
+import { METRICS } from '../../src/shared/metrics.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,9 +26,17 @@ interface ComposeService {
   entrypoint?: string[];
   command?: string[];
   user?: string;
+  stop_grace_period?: string;
+  expose?: (string | number)[];
 }
 interface ComposeConfig {
   services: Record<string, ComposeService>;
+}
+
+/** Reads a YAML file with python3's PyYAML (docker-compose 1.x depends on it). */
+async function readYaml<T>(file: string): Promise<T> {
+  const toJson = 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)';
+  return JSON.parse((await execa('python3', ['-c', toJson, file], { cwd: root })).stdout) as T;
 }
 
 /** Runs docker-compose with only PATH and `env` (no stray COMPOSE_* or password variables). */
@@ -101,7 +111,14 @@ describe('docker-compose.yml', { timeout: 60_000 }, () => {
 
   test('every published port binds 127.0.0.1', () => {
     const published = Object.entries(config.services).flatMap(([name, s]) => (s.ports ?? []).map((p) => ({ name, p })));
-    assert.deepEqual(published.map(({ name }) => name).sort(), ['source-db', 'target-db', 'temporal', 'temporal-ui']);
+    assert.deepEqual(published.map(({ name }) => name).sort(), [
+      'grafana',
+      'prometheus',
+      'source-db',
+      'target-db',
+      'temporal',
+      'temporal-ui',
+    ]);
     for (const { name, p } of published) assert.equal(hostIp(p), '127.0.0.1', `${name} publishes ${JSON.stringify(p)}`);
   });
 
@@ -148,9 +165,129 @@ describe('docker-compose.yml', { timeout: 60_000 }, () => {
     assert.deepEqual(settings['system.enableActivityEagerExecution']?.[0]?.value, true);
   });
 
+  test("the worker's stop grace leaves room after PGFERRY_SHUTDOWN_GRACE for cancelling pipes", () => {
+    const worker = service(config, 'worker');
+    const grace = parseDuration(worker.environment?.PGFERRY_SHUTDOWN_GRACE ?? '');
+    const stop = parseDuration(worker.stop_grace_period ?? '');
+    assert.ok(stop >= grace + 5_000, `stop_grace_period ${worker.stop_grace_period} vs grace ${grace} ms`);
+  });
+
   test('Temporal images are pinned to a 1.2x server and a fixed UI tag', () => {
     assert.match(service(config, 'temporal').image ?? '', /^temporalio\/auto-setup:1\.2\d\.\d+$/);
     assert.match(service(config, 'temporal-ui').image ?? '', /^temporalio\/ui:\d+\.\d+\.\d+$/);
+  });
+});
+
+interface RuleFile {
+  groups: { name: string; rules: { alert: string; expr: string; for?: string; labels?: Record<string, string> }[] }[];
+}
+interface Dashboard {
+  uid: string;
+  panels: { title: string; datasource: { uid: string }; targets: { expr: string }[] }[];
+}
+
+/** Every series name pgferry's endpoint can show: counters gain _total, histograms their parts. */
+const HISTOGRAMS: string[] = [METRICS.copyDuration, METRICS.phaseDuration];
+const GAUGES: string[] = [METRICS.pipesInFlight, METRICS.pipeRunning, METRICS.pipeLastSuccess];
+const PGFERRY_SERIES = new Set<string>(
+  Object.values(METRICS).flatMap((name: string) => {
+    if (HISTOGRAMS.includes(name)) return [`${name}_bucket`, `${name}_sum`, `${name}_count`];
+    return GAUGES.includes(name) ? [name] : [`${name}_total`];
+  }),
+);
+/** SDK worker metrics the rules and dashboard read (seen on a real worker's endpoint, metrics.test.ts). */
+const SDK_SERIES = new Set([
+  'temporal_num_pollers',
+  'temporal_worker_task_slots_used',
+  'temporal_activity_execution_latency_bucket',
+]);
+
+function seriesIn(expr: string): string[] {
+  return [...expr.matchAll(/\b((?:pgferry|temporal)_[a-z_]+)\b/g)].map((match) => match[1]!);
+}
+
+function mountsOf(s: ComposeService): string[] {
+  return (s.volumes ?? []).map((v) =>
+    typeof v === 'string' ? v : `${v.source}:${v.target}${v.read_only ? ':ro' : ''}`,
+  );
+}
+
+/** The host file mounted read-only at `target` in a service. */
+function mountedFile(s: ComposeService, target: string): string {
+  const mount = mountsOf(s).find((m) => m.endsWith(`:${target}:ro`));
+  assert.ok(mount, `nothing is mounted read-only at ${target}: ${JSON.stringify(mountsOf(s))}`);
+  return mount.slice(0, -`:${target}:ro`.length);
+}
+
+describe('monitoring in docker-compose.yml', { timeout: 60_000 }, () => {
+  let config: ComposeConfig;
+  before(async () => {
+    config = await resolvedConfig();
+  });
+
+  test("prometheus scrapes every worker on the port of the worker's PGFERRY_METRICS_ADDRESS", async () => {
+    const worker = service(config, 'worker');
+    const address = worker.environment?.PGFERRY_METRICS_ADDRESS ?? '';
+    const port = Number(/:(\d+)$/.exec(address)?.[1]);
+    assert.ok(port, `PGFERRY_METRICS_ADDRESS: ${address}`);
+    assert.ok((worker.expose ?? []).map(String).includes(String(port)), 'the worker exposes its metrics port');
+    const prometheus = await readYaml<{
+      rule_files: string[];
+      scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; port: number }[] }[];
+    }>(mountedFile(service(config, 'prometheus'), '/etc/prometheus/prometheus.yml'));
+    const job = prometheus.scrape_configs.find((c) => c.dns_sd_configs?.some((d) => d.names.includes('worker')));
+    assert.ok(job, 'a scrape job finds the worker service by DNS');
+    assert.equal(job.dns_sd_configs?.[0]?.port, port);
+    for (const file of prometheus.rule_files) mountedFile(service(config, 'prometheus'), file);
+  });
+
+  test('the alert rules cover a failed scheduled copy, a copy far longer than its last success and no polling worker', async () => {
+    const prometheus = service(config, 'prometheus');
+    const rules = await readYaml<RuleFile>(mountedFile(prometheus, '/etc/prometheus/pgferry-alerts.yml'));
+    const alerts = rules.groups.flatMap((group) => group.rules);
+    assert.deepEqual(alerts.map((rule) => rule.alert).sort(), [
+      'PgferryCopyRunningLong',
+      'PgferryNoWorkerPolling',
+      'PgferryScheduledCopyFailed',
+    ]);
+    const byName = Object.fromEntries(alerts.map((rule) => [rule.alert, rule.expr]));
+    assert.match(byName.PgferryScheduledCopyFailed!, /pgferry_copy_failures_total\{schedule!=""\}/);
+    assert.match(
+      byName.PgferryCopyRunningLong!,
+      /pgferry_pipe_running_seconds[\s\S]*pgferry_pipe_last_success_seconds/,
+    );
+    assert.match(byName.PgferryNoWorkerPolling!, /temporal_num_pollers\{task_queue="pgferry"\}/);
+    for (const rule of alerts) {
+      assert.ok(rule.labels?.severity, `${rule.alert} has a severity`);
+      for (const name of seriesIn(rule.expr)) {
+        assert.ok(PGFERRY_SERIES.has(name) || SDK_SERIES.has(name), `${rule.alert} reads unknown series ${name}`);
+      }
+    }
+  });
+
+  test('grafana provisions the pgferry dashboard on the prometheus data source, reading only known series', async () => {
+    const grafana = service(config, 'grafana');
+    const mounts = mountsOf(grafana);
+    const dashboards = mounts.find((m) => m.endsWith(':/var/lib/grafana/dashboards:ro'))?.split(':')[0];
+    assert.ok(dashboards, `dashboards are not mounted: ${JSON.stringify(mounts)}`);
+    const provisioning = mounts.find((m) => m.endsWith(':/etc/grafana/provisioning:ro'))?.split(':')[0];
+    assert.ok(provisioning);
+    const provider = await readYaml<{ providers: { options: { path: string } }[] }>(
+      `${provisioning}/dashboards/pgferry.yml`,
+    );
+    assert.equal(provider.providers[0]?.options.path, '/var/lib/grafana/dashboards');
+    const datasources = await readYaml<{ datasources: { uid: string; url: string }[] }>(
+      `${provisioning}/datasources/prometheus.yml`,
+    );
+    assert.equal(datasources.datasources[0]?.url, 'http://prometheus:9090');
+    const dashboard = JSON.parse(await readFile(`${dashboards}/pgferry.json`, 'utf8')) as Dashboard;
+    assert.equal(dashboard.uid, 'pgferry');
+    const read = new Set(dashboard.panels.flatMap((panel) => panel.targets.flatMap((t) => seriesIn(t.expr))));
+    for (const panel of dashboard.panels) assert.equal(panel.datasource.uid, datasources.datasources[0]?.uid);
+    for (const name of read) assert.ok(PGFERRY_SERIES.has(name) || SDK_SERIES.has(name), `unknown series ${name}`);
+    for (const name of ['pgferry_rows_copied_total', 'pgferry_copy_failures_total', 'pgferry_pipes_in_flight']) {
+      assert.ok(read.has(name), `the dashboard shows ${name}`);
+    }
   });
 });
 

@@ -52,8 +52,8 @@ export interface CopyHarness {
   cliEnv: Record<string, string>;
   /** Runs `pgferry <args>` to completion; never throws for a non-zero exit. */
   cli(args: string[]): Promise<CliResult>;
-  /** Starts `pgferry <args>` in the background (a `copy --wait` to cancel, a worker to kill). */
-  spawnCli(args: string[]): RunningCli;
+  /** Starts `pgferry <args>` in the background (a `copy --wait` to cancel, a worker to kill), with extra `env`. */
+  spawnCli(args: string[], env?: Record<string, string>): RunningCli;
   /** Starts the in-process worker (done by default); idempotent. */
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
@@ -123,10 +123,10 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
     Object.entries(process.env).filter(([key]) => !key.startsWith('PGFERRY_') && !key.startsWith('TEMPORAL_')),
   );
 
-  const spawnCli = (args: string[]): RunningCli => {
+  const spawnCli = (args: string[], env: Record<string, string> = {}): RunningCli => {
     const subprocess = execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: REPO_ROOT,
-      env: { ...baseEnv, ...cliEnv },
+      env: { ...baseEnv, ...cliEnv, ...env },
       extendEnv: false,
       stdin: 'ignore',
       reject: false,

@@ -97,4 +97,17 @@ describe('StderrTail', () => {
     assert.equal(tail.text(), 'a\nb');
     assert.equal(tail.bytesSeen, 4);
   });
+
+  test("drops a rejected row's values from the tail, keeping SQLSTATE and column", () => {
+    const tail = new StderrTail();
+    tail.push(
+      Buffer.from(
+        'ERROR:  23502: null value in column "amount" of relation "t" violates not-null constraint\n' +
+          'DETAIL:  Failing row contains (7, secret-7, null).\nCOLUMN NAME:  amount\n',
+      ),
+    );
+    assert.doesNotMatch(tail.text(), /secret/);
+    assert.match(tail.text(), /23502: null value in column "amount"/);
+    assert.equal(tail.sqlState(), '23502');
+  });
 });

@@ -4,11 +4,13 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevServer } from '../../dev/dev-server.js';
 import { runDemo } from '../../dev/demo.js';
 import { createPgferryWorker } from '../../worker/create-worker.js';
+import { workerRuntimeOptions } from '../../worker/telemetry.js';
 import { temporalSettings } from '../../config/environment.js';
 import { describeEndpoint } from '../../client/connect.js';
 import { diagnoseTls } from '../../client/tls-probe.js';
 import { LogSettingError, logSettings, loggingRuntimeOptions } from '../../worker/logging.js';
 import { loadConnectionProfiles } from '../../config/connections.js';
+import { workerSettings, WorkerSettingsError, type WorkerSettings } from '../../config/worker-settings.js';
 import { formatBytes, formatCount, formatDuration } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
 import { listenForStop } from '../stop-signals.js';
@@ -23,6 +25,16 @@ const stillStopping = (signal: NodeJS.Signals) => say(`${signal}: still stopping
  */
 function untilSignal(): Promise<NodeJS.Signals> {
   return listenForStop(stillStopping).received;
+}
+
+/** The PGFERRY_* worker settings, or a one-line error naming the variable. */
+function readWorkerSettings(): WorkerSettings {
+  try {
+    return workerSettings();
+  } catch (error) {
+    if (error instanceof WorkerSettingsError) throw new CliError(error.message);
+    throw error;
+  }
 }
 
 function port(value: string): number {
@@ -70,21 +82,27 @@ export function registerServerCommands(program: Command): void {
       'run a pgferry worker (TEMPORAL_* client configuration, PGFERRY_TASK_QUEUE, PGFERRY_CONN_<NAME>, PGFERRY_LOG_FORMAT, PGFERRY_LOG_LEVEL)',
     )
     .action(async () => {
+      const ops = readWorkerSettings();
       let logger;
       try {
-        logger = Runtime.install(loggingRuntimeOptions(logSettings())).logger;
+        // One process-wide runtime: the log settings and, when asked for, the metrics endpoint.
+        logger = Runtime.install(workerRuntimeOptions(loggingRuntimeOptions(logSettings()), ops.metricsAddress)).logger;
       } catch (error) {
         if (error instanceof LogSettingError) throw new CliError(error.message);
         throw error;
       }
       const settings = temporalSettings();
       const profiles = loadConnectionProfiles();
-      const worker = await createPgferryWorker({ settings, profiles }).catch(async (error: unknown) => {
-        const reason = (await diagnoseTls(settings)) ?? (error as Error).message;
-        throw new CliError(`cannot start the worker against Temporal at ${describeEndpoint(settings)}: ${reason}`);
-      });
+      const worker = await createPgferryWorker({ settings, profiles, workerSettings: ops }).catch(
+        async (error: unknown) => {
+          const reason = (await diagnoseTls(settings)) ?? (error as Error).message;
+          throw new CliError(`cannot start the worker against Temporal at ${describeEndpoint(settings)}: ${reason}`);
+        },
+      );
       logger.info(
-        `worker on ${describeEndpoint(settings)}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}`,
+        `worker on ${describeEndpoint(settings)}, namespace ${settings.namespace}, task queue ${settings.taskQueue}, profiles: ${[...profiles.keys()].join(', ') || 'none'}; ` +
+          `at most ${ops.maxPipes} pipes` +
+          (ops.metricsAddress ? `; metrics on http://${ops.metricsAddress}/metrics` : ''),
       );
       const running = worker.run();
       const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
