@@ -9,19 +9,19 @@ import { after, before, describe, test } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Activities } from '../../activities/index.js';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server.js';
 import type { CopyTableInput, OnBusy } from '../../src/shared/copy-spec.js';
 import { FailureType } from '../../src/shared/failure-types.js';
-import { workflowsPath } from '../../src/worker/create-worker.js';
+import { createStubWorkers, type StubWorkers } from '../support/stub-workers.js';
 
 const TASK_QUEUE = 'pgferry-test-busy-policy';
 const TABLE = { schema: 'public', table: 'busy' };
 
 describe('TargetBusy policy (issue 12.1)', { timeout: 120_000 }, () => {
   let server: DevServer;
-  let worker: Worker;
+  let worker: StubWorkers;
   let running: Promise<void>;
   /** createStaging calls per workflow id; the first of each fails as TargetBusy. */
   const calls = new Map<string, number>();
@@ -58,11 +58,10 @@ describe('TargetBusy policy (issue 12.1)', { timeout: 120_000 }, () => {
       publish: () => Promise.resolve({ rows: 1, alreadyPublished: false, rebuiltIndexes: 0, swapped: false }),
       dropStaging: () => Promise.resolve(),
     };
-    worker = await Worker.create({
+    worker = await createStubWorkers({
       connection: server.env.nativeConnection,
       namespace: server.namespace,
       taskQueue: TASK_QUEUE,
-      workflowsPath: workflowsPath(),
       activities: stubs,
     });
     running = worker.run();

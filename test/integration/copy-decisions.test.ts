@@ -11,13 +11,13 @@ import { after, before, describe, test } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Activities } from '../../activities/index.js';
 import { failure } from '../../activities/failures.js';
 import { startDevServer, type DevServer } from '../../src/dev/dev-server.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import type { CopyTableInput, CopyTableResult } from '../../src/shared/copy-spec.js';
-import { workflowsPath } from '../../src/worker/create-worker.js';
+import { createStubWorkers } from '../support/stub-workers.js';
 
 const TABLE = { schema: 'public', table: 'decided' };
 const STAGING = { schema: 'pgferry', table: 'stage_decided' };
@@ -90,11 +90,10 @@ describe('copyTable decisions (stubbed activities)', () => {
   async function runWithStubs(name: string, mismatches: number) {
     const calls: Call[] = [];
     const taskQueue = `decisions-${name}`;
-    const worker = await Worker.create({
+    const worker = await createStubWorkers({
       connection: server.env.nativeConnection,
       namespace: server.namespace,
       taskQueue,
-      workflowsPath: workflowsPath(),
       activities: stubActivities(mismatches, calls),
     });
     const outcome = await worker.runUntil(
