@@ -26,6 +26,9 @@ import { formatTable, quoteTable, type TableRef } from '../src/shared/table-name
 import type { CopyFormat, VerifyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
 import { rowDigestQuery, type RowDigest } from './row-digest.js';
+import { readHighMark } from './read-window.js';
+import { windowFilterSql, type WindowFilter } from '../src/db/window-filter.js';
+import type { CopiedWindow, PlannedWindow } from '../src/shared/incremental.js';
 import { attemptApplicationName, fenceEarlierAttempts } from './attempt-fence.js';
 import { startPipeMetrics, type PipeMetrics } from './pipe-metrics.js';
 
@@ -40,6 +43,8 @@ export interface ExportImportInput {
   verify: VerifyMode;
   stallTimeoutMs: number;
   lockTimeoutMs?: number;
+  /** Incremental copy: only rows above `low` up to the cursor's maximum in the export's snapshot. */
+  window?: Pick<PlannedWindow, 'type' | 'low'> & { column: string };
 }
 
 export interface ExportImportResult {
@@ -54,6 +59,8 @@ export interface ExportImportResult {
   durationMs: number;
   /** Which attempt of the activity produced this result. */
   attempt: number;
+  /** Incremental copy: the window exported; high null means no row was above low (nothing copied). */
+  window?: CopiedWindow;
 }
 
 /** Heartbeat details, shown in the UI's pending-activity view and read by `status`. */
@@ -112,15 +119,26 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
     });
     let succeeded = false;
     try {
-      // Only the checksum needs a second reader of the export's exact data.
+      // The checksum and an incremental window's high mark need a second reader of the export's exact data.
       let snapshotId: string | undefined;
-      if (input.verify === 'checksum') {
+      let filter: WindowFilter | undefined;
+      if (input.verify === 'checksum' || input.window) {
         snapshotClient = await databases
           .connect(input.source, appName('snapshot'), SOURCE_READ_SETTINGS)
           .catch((error: unknown) => {
             throw toFailure(error, 'export', 'connecting to the source');
           });
         snapshotId = await holdSnapshot(snapshotClient, input.sourceTable);
+      }
+      if (input.window && snapshotClient) {
+        const high = await readHighMark(snapshotClient, input.sourceTable, input.window).catch((error: unknown) => {
+          throw toFailure(error, 'export', `reading the high mark of ${input.window?.column}`);
+        });
+        const window = { column: input.window.column, low: input.window.low, high, rows: 0 };
+        // An empty window is a quick success: nothing to move, staging stays empty.
+        if (high === null)
+          return { bytes: 0, importedRows: 0, sourceRows: 0, durationMs: 0, attempt: info.attempt, window };
+        filter = { ...input.window, high };
       }
       context.heartbeat({ phase: 'starting', bytes: 0, rows: 0, bytesPerSecond: 0 } satisfies ExportImportHeartbeat);
 
@@ -144,6 +162,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           snapshotId,
           selectForm: input.selectForm,
           tagsFile: files.exportTags,
+          ...(filter ? { filter } : {}),
         }),
         importCommand: importCommand({
           profile: targetProfile,
@@ -159,9 +178,14 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       // The digest runs in the held snapshot while the pipe streams.
       const client = snapshotClient;
       const sourceDigest = client
-        ? digestInSnapshot(client, input).catch((error: unknown) => error as Error)
+        ? input.verify === 'checksum'
+          ? digestInSnapshot(client, input, filter).catch((error: unknown) => error as Error)
+          : Promise.resolve(undefined)
         : Promise.resolve(undefined);
-      const estimate = estimateSourceRows(databases, input.source, input.sourceTable);
+      // The table's row estimate says nothing about a window's size: no ETA from it then.
+      const estimate = filter
+        ? Promise.resolve(undefined)
+        : estimateSourceRows(databases, input.source, input.sourceTable);
       const stopHeartbeats = heartbeatProgress(context, pipe, started, estimate, metrics);
       let piped;
       try {
@@ -199,6 +223,9 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         sourceDigest: digest,
         durationMs: Date.now() - started,
         attempt: info.attempt,
+        ...(filter
+          ? { window: { column: filter.column, low: filter.low, high: filter.high, rows: piped.importedRows } }
+          : {}),
       };
     } finally {
       metrics.ended(succeeded, Date.now() - started);
@@ -259,8 +286,13 @@ async function stagedSize(databases: Databases, target: string, staging: TableRe
 }
 
 /** The source's row digest (verify=checksum) in the snapshot the export reads. */
-async function digestInSnapshot(client: pg.Client, input: ExportImportInput): Promise<RowDigest> {
-  const digest = await client.query<RowDigest>(rowDigestQuery(input.sourceTable, input.columns));
+async function digestInSnapshot(
+  client: pg.Client,
+  input: ExportImportInput,
+  filter?: WindowFilter,
+): Promise<RowDigest> {
+  const where = filter && windowFilterSql(filter);
+  const digest = await client.query<RowDigest>(rowDigestQuery(input.sourceTable, input.columns, where));
   const row = digest.rows[0]!;
   return { rows: String(row.rows), digest: String(row.digest) };
 }

@@ -13,6 +13,7 @@ import { makeHoldSnapshot } from './hold-snapshot.js';
 import { makeCopyChunk } from './copy-chunk.js';
 import { makeChunkGeneration } from './chunk-generation.js';
 import { makeVerifyChunks } from './verify-chunks.js';
+import { makePlanWindow } from './read-window.js';
 import type { RunIsOpen } from './lease.js';
 import { temporalRunIsOpen } from './run-status.js';
 import { Context } from '@temporalio/activity';
@@ -41,6 +42,7 @@ export function createActivities({ databases, psqlPath, runIsOpen }: ActivityDep
     copyChunk: makeCopyChunk(databases, psqlPath),
     verifyChunks: makeVerifyChunks(databases),
     ...makeChunkGeneration(databases),
+    planWindow: makePlanWindow(databases),
   };
 }
 
@@ -53,4 +55,5 @@ export type { PublishInput, PublishResult, DropStagingInput } from './publish.js
 export type { PlanChunksInput, PlanChunksResult } from './plan-chunks.js';
 export type { CopyChunkInput, CopyChunkResult, CopyChunkHeartbeat } from './copy-chunk.js';
 export type { VerifyChunksInput, ChunkMismatch } from './verify-chunks.js';
+export type { PlanWindowInput } from './read-window.js';
 export type { RunIsOpen } from './lease.js';

@@ -37,6 +37,8 @@ import { adoptStagingAsTarget, targetMissing, type TargetDefinition } from '../s
 import { advanceOwnedSequences } from './owned-sequences.js';
 import { suspendUserTriggers } from './user-triggers.js';
 import { referencingKeys, replaceReferencedRows } from './referencing-keys.js';
+import { advanceIncrementalWatermark } from './watermark-step.js';
+import type { WatermarkAdvance } from '../src/shared/incremental.js';
 import { ensureBookkeeping } from '../src/db/bookkeeping.js';
 import { currentAttempt, withAttemptSession } from './attempt-fence.js';
 import { releaseLease } from './lease.js';
@@ -55,6 +57,8 @@ export interface PublishInput {
   lockTimeoutMs?: number;
   /** From createStaging: the target did not exist, and staging becomes it here, in publish's transaction. */
   createTarget?: TargetDefinition;
+  /** Incremental copy: the watermark moves to the window's high mark in this transaction. */
+  watermark?: WatermarkAdvance;
 }
 
 export interface PublishResult {
@@ -187,6 +191,7 @@ export function makePublish(databases: Databases) {
             await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
             return { rows: Number(done.rows[0].rows), alreadyPublished: true, rebuiltIndexes: 0, swapped: false };
           }
+          if (input.watermark) await advanceIncrementalWatermark(client, input.watermark, input.publishKey);
           if (input.createTarget && (await targetMissing(client, input.targetTable))) {
             assertVerifiedRows(await countStaging(client, input.staging), input);
             const indexes = await adoptStagingAsTarget(client, input.staging, input.targetTable, input.createTarget);

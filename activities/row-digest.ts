@@ -10,9 +10,10 @@ export interface RowDigest {
   digest: string;
 }
 
-export function rowDigestQuery(table: TableRef, columns: readonly string[]): string {
+/** `where`: a structured filter (window-filter.ts) over the same rows the export reads. */
+export function rowDigestQuery(table: TableRef, columns: readonly string[], where?: string): string {
   const row = `ROW(${columns.map((column) => `t.${quoteIdent(column)}`).join(', ')})::text`;
   return `SELECT count(*)::text AS rows,
                  coalesce(sum(('x' || substr(md5(${row}), 1, 16))::bit(64)::bigint::numeric), 0)::text AS digest
-            FROM ${quoteTable(table)} AS t`;
+            FROM ${quoteTable(table)} AS t${where ? ` WHERE ${where}` : ''}`;
 }

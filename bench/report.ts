@@ -1,6 +1,7 @@
 /** Statistics, the printed table and the shape of results.json. */
 import type { ReaderWait } from './reader-wait.js';
 import type { WorkerRss } from './rss.js';
+import type { IncrementalBench } from './incremental.js';
 
 export type MeasurementKind = 'variant' | 'reference' | 'publish';
 
@@ -49,6 +50,8 @@ export interface BenchResults {
   emptyCopy: { warmupMs: number; runsMs: number[]; medianMs: number };
   /** The longest read on the target during a replace publish, swapping and moving rows. */
   readerWait: ReaderWait[];
+  /** Issue 16: an incremental run after 1% changed, against a full copy of the same table. */
+  incremental?: IncrementalBench;
   targets: TargetCheck[];
 }
 

@@ -16,6 +16,7 @@ import { renderChart } from './chart.js';
 import { startFerry, type Ferry } from './ferry.js';
 import { checkTargets, formatReport, median, summarise, type BenchResults, type Measurement } from './report.js';
 import { measureReaderWait } from './reader-wait.js';
+import { measureIncremental } from './incremental.js';
 import { measureWorkerSubprocess } from './rss.js';
 import { TEXT_SIZE_SCRIPT, timeScript, toolVersion } from './shell.js';
 import { MEASUREMENTS, runRound, type RoundExtras } from './variants.js';
@@ -124,6 +125,12 @@ async function main(): Promise<void> {
     const emptyCopy = await emptyCopies(ferry, Math.max(3, options.rounds));
     say('reader wait during publish: swap, then moving rows');
     const readerWait = await measureReaderWait(world, ferry);
+    say('incremental: a run after 1% of the rows changed, against a full copy of the same table');
+    const incremental = await measureIncremental(world, ferry);
+    say(
+      `  full copy ${incremental.fullSeconds.toFixed(2)} s, incremental (${incremental.changedRows} rows) ` +
+        `${incremental.incrementalSeconds.toFixed(2)} s: ${(incremental.ratio * 100).toFixed(1)}% (goal <= 5%)`,
+    );
     say(`RSS check: a fresh \`pgferry worker\` subprocess per copy size`);
     const rss = await rssCheck(world, ferry, facts.rows, smallRows);
 
@@ -159,6 +166,7 @@ async function main(): Promise<void> {
       },
       emptyCopy,
       readerWait,
+      incremental,
     };
     const results: BenchResults = { ...partial, targets: checkTargets(partial) };
     const out = resolve(options.out);

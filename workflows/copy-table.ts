@@ -26,6 +26,7 @@ import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js
 import type { ChunkStats } from '../src/shared/chunk-spec.js';
 import { DEFAULT_JOBS } from '../src/shared/chunk-spec.js';
 import { copyInChunks } from './copy-chunks.js';
+import { formatWindow, type CopiedWindow } from '../src/shared/incremental.js';
 import { parseDuration } from '../src/shared/duration.js';
 import { pipeTaskQueue } from '../src/shared/task-queues.js';
 import { copyMetrics, SCHEDULED_BY_ATTRIBUTE } from '../src/shared/metrics.js';
@@ -52,7 +53,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   const copyBudgetMs = parseDuration(settings.copyTimeout) + settings.retryWindowMs;
   // Every activity that can run long heartbeats, so a lost worker is noticed at the heartbeat
   // timeout and the retry fences its backend (activities/attempt-fence.ts).
-  const { createStaging } = proxyActivities<Activities>({
+  const { createStaging, planWindow } = proxyActivities<Activities>({
     startToCloseTimeout: '10m',
     heartbeatTimeout: settings.heartbeatTimeout,
     scheduleToCloseTimeout: settings.retryWindowMs,
@@ -116,17 +117,56 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     }
   }
 
-  // Chunked copy: planned before anything starts, so a spec it refuses changes nothing.
-  const plan = patched('chunked-copy')
-    ? await phase('starting', 'planning chunks', () =>
-        planChunks({ source: input.source, table: input.table, chunking: input.chunking ?? {} }),
-      )
-    : undefined;
+  // Chunked copy: planned before anything starts, so a spec it refuses changes nothing. An
+  // incremental window is copied as one stream (chunking a window is not built yet).
+  const plan =
+    patched('chunked-copy') && !input.incremental
+      ? await phase('starting', 'planning chunks', () =>
+          planChunks({ source: input.source, table: input.table, chunking: input.chunking ?? {} }),
+        )
+      : undefined;
   let chunks: ChunkStats | undefined;
   let generation = 0;
 
   let staging: TableRef | undefined;
+  /** Nothing above the watermark: staging goes, the target and the watermark stay as they were. */
+  async function emptyWindow(window: CopiedWindow): Promise<CopyTableResult> {
+    const toDrop = staging!;
+    await phase('cleanup', `empty window: dropping ${formatTable(toDrop)}`, () =>
+      dropStaging({ target: input.target, staging: toDrop, targetTable }),
+    );
+    staging = undefined;
+    progress = { ...progress, phase: 'done' };
+    setCurrentDetails(`**${summary}**\n\ndone: nothing new, window ${formatWindow(window)} is empty`);
+    return {
+      rows: 0,
+      bytes: 0,
+      sourceRows: 0,
+      attempts: progress.attempt,
+      phaseDurationsMs: { ...phaseDurationsMs, done: Date.now() - started },
+      targetTable,
+      mode: input.mode,
+      window,
+    };
+  }
+
   try {
+    const incremental = input.incremental;
+    // Before anything is created: a bad cursor column is refused here, and the low end is read.
+    const planned = incremental
+      ? await phase('planWindow', `reading the watermark by ${incremental.column}`, () =>
+          planWindow.executeWithOptions({ summary: `window by ${incremental.column}` }, [
+            {
+              source: input.source,
+              target: input.target,
+              sourceTable: input.table,
+              targetTable,
+              mode: input.mode,
+              incremental,
+            },
+          ]),
+        )
+      : undefined;
     const staged = await phase('createStaging', 'checking schemas, creating staging', () =>
       createStaging.executeWithOptions({ summary: `staging for ${input.target}:${formatTable(targetTable)}` }, [
         { source: input.source, target: input.target, sourceTable: input.table, targetTable, mode: input.mode },
@@ -188,6 +228,9 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
               format: settings.format,
               verify: settings.verify,
               stallTimeoutMs: settings.stallTimeoutMs,
+              ...(planned && incremental
+                ? { window: { column: incremental.column, type: planned.type, low: planned.low } }
+                : {}),
             },
           ],
         ),
@@ -199,7 +242,12 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         bytes: result.bytes,
         sourceRows: result.sourceRows,
         attempt: attempts,
+        ...(result.window ? { window: result.window } : {}),
       };
+      if (result.window?.high === null) {
+        copied = result;
+        break;
+      }
       try {
         await phase('verifyCounts', `${formatCount(result.importedRows)} rows, ${formatBytes(result.bytes)}`, () =>
           verifyCounts.executeWithOptions({ summary: `verify ${settings.verify}` }, [
@@ -228,7 +276,10 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     // reporting CANCELLED over a committed publish would be a lie. So publish runs to its end
     // and the run completes, saying the cancel came too late.
     if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled before publish');
-    const published = await phase('publish', `${input.mode} into ${input.target}:${formatTable(targetTable)}`, () =>
+    if (copied.window?.high === null) return await emptyWindow(copied.window);
+    const window = copied.window;
+    const into = `${input.mode} into ${input.target}:${formatTable(targetTable)}`;
+    const published = await phase('publish', window ? `${into}, window ${formatWindow(window)}` : into, () =>
       CancellationScope.nonCancellable(() =>
         publish.executeWithOptions({ summary: `${input.mode} ${input.target}:${formatTable(targetTable)}` }, [
           {
@@ -241,6 +292,9 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
             publishKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
             expectedRows: copied.importedRows,
             ...(staged.createTarget ? { createTarget: staged.createTarget } : {}),
+            ...(planned && window?.high
+              ? { watermark: { key: planned.key, type: planned.type, previous: planned.watermark, high: window.high } }
+              : {}),
           },
         ]),
       ),
@@ -250,7 +304,8 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     progress = { ...progress, phase: 'done' };
     setCurrentDetails(
       `**${summary}**\n\ndone: ${formatCount(published.rows)} rows, ${formatBytes(copied.bytes)}` +
-        (published.swapped ? ', staging swapped in for the target' : ''),
+        (published.swapped ? ', staging swapped in for the target' : '') +
+        (window ? `; window ${formatWindow(window)}` : ''),
     );
     metrics.completed(copied.importedRows, copied.bytes, Date.now() - started);
     return {
@@ -262,6 +317,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       targetTable,
       mode: input.mode,
       ...(chunks ? { chunks } : {}),
+      ...(window ? { window } : {}),
       ...(cancelRequestedDuringPublish ? { cancelRequestedDuringPublish } : {}),
     };
   } catch (error) {

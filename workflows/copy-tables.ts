@@ -9,6 +9,7 @@ import type { CopyTableInput } from '../src/shared/copy-spec.js';
 import { copySummary } from '../src/shared/copy-defaults.js';
 import { workflowIdForTarget } from '../src/shared/ids.js';
 import { copySearchAttributes } from '../src/shared/search-attributes.js';
+import type { CopiedWindow } from '../src/shared/incremental.js';
 import { copyTable } from './copy-table.js';
 
 export interface CopyTablesInput {
@@ -23,6 +24,8 @@ export interface BatchItemResult {
   rows?: number;
   bytes?: number;
   failure?: { type: string; message: string };
+  /** Incremental copy: the window this table's run copied. */
+  window?: CopiedWindow;
 }
 
 export interface CopyTablesResult {
@@ -50,7 +53,14 @@ export async function copyTables(input: CopyTablesInput): Promise<CopyTablesResu
           staticSummary: summary,
           typedSearchAttributes: copySearchAttributes(copy),
         });
-        results[index] = { workflowId, summary, status: 'COMPLETED', rows: result.rows, bytes: result.bytes };
+        results[index] = {
+          workflowId,
+          summary,
+          status: 'COMPLETED',
+          rows: result.rows,
+          bytes: result.bytes,
+          ...(result.window ? { window: result.window } : {}),
+        };
       } catch (error) {
         if (isCancellation(error)) throw error;
         results[index] = { workflowId, summary, status: 'FAILED', failure: namedFailure(error) };

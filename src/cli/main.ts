@@ -7,6 +7,7 @@ import { registerCopyCommand } from './commands/copy.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerServerCommands } from './commands/servers.js';
 import { registerScheduleCommand } from './commands/schedule.js';
+import { registerWatermarkCommand } from './commands/watermark.js';
 import { registerSetupCommand } from './commands/setup.js';
 import { registerGcCommand } from './commands/gc.js';
 import { CliError } from './cli-error.js';
@@ -22,6 +23,7 @@ registerCopyCommand(program);
 registerInspectCommands(program);
 registerServerCommands(program);
 registerScheduleCommand(program);
+registerWatermarkCommand(program);
 registerSetupCommand(program);
 registerGcCommand(program);
 

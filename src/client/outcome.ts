@@ -8,6 +8,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { CopyProgress, CopyTableResult } from '../shared/copy-spec.js';
 import { namedFailure, type FailureSummary } from '../shared/failure-chain.js';
 import type { ChunkStats } from '../shared/chunk-spec.js';
+import type { CopiedWindow } from '../shared/incremental.js';
 import { retryTransient, TemporalUnreachableError, type TemporalRetry } from './temporal-retry.js';
 
 // @temporalio/proto is CommonJS: take the namespace from its default export.
@@ -25,6 +26,8 @@ export interface CopyOutcome {
   /** A chunked copy's chunks (DESIGN.md, "Chunked copy"). */
   chunks?: ChunkStats;
   failure?: FailureSummary;
+  /** Incremental copy: the window (low, high] and the rows in it. */
+  window?: CopiedWindow;
   /** A cancel arrived once publish had begun: too late, the rows were published (status COMPLETED). */
   cancelRequestedDuringPublish?: boolean;
 }
@@ -72,6 +75,7 @@ export async function awaitRun<R extends object>(
     durationMs,
     ...(result && 'chunks' in result && result.chunks ? { chunks: result.chunks as ChunkStats } : {}),
     ...(failure ? { failure } : {}),
+    ...(result && 'window' in result && result.window ? { window: result.window as CopiedWindow } : {}),
     ...(result && 'cancelRequestedDuringPublish' in result && result.cancelRequestedDuringPublish
       ? { cancelRequestedDuringPublish: true }
       : {}),

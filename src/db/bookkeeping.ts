@@ -1,6 +1,7 @@
 /**
  * pgferry's own objects on the target: the `pgferry` schema, `pgferry.publications` (a retried
- * publish is a no-op) and `pgferry.leases` (one copy per target table). Created only when the
+ * publish is a no-op), `pgferry.leases` (one copy per target table) and `pgferry.watermarks`
+ * (incremental copies). Created only when the
  * catalog says they are missing, so a role that may not create schemas copies once an
  * administrator made them (README "Target database setup"); when creating is impossible the
  * error names the grant that is missing. Idempotent and safe when two copies race to create.
@@ -22,6 +23,18 @@ const TABLES: Record<string, string> = {
     staging_schema text NOT NULL,
     staging_table text NOT NULL,
     acquired_at timestamptz NOT NULL DEFAULT now()
+  )`,
+  // Incremental copies: where each one's last published window ended (watermarks.ts).
+  watermarks: `CREATE TABLE IF NOT EXISTS pgferry.watermarks (
+    target_table text NOT NULL,
+    source_profile text NOT NULL,
+    source_table text NOT NULL,
+    cursor_column text NOT NULL,
+    cursor_type text NOT NULL,
+    watermark text NOT NULL,
+    publish_key text,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (target_table, source_profile, source_table, cursor_column)
   )`,
 };
 

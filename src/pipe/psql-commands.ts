@@ -9,6 +9,7 @@ import { PINNED_SETTINGS, SOURCE_READ_SETTINGS, sessionOptions, type SessionSett
 import { psqlConninfo } from '../config/libpq-conninfo.js';
 import type { CopyFormat } from '../shared/copy-spec.js';
 import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
+import { windowFilterSql, type WindowFilter } from '../db/window-filter.js';
 
 export interface PsqlCommand {
   args: string[];
@@ -70,6 +71,8 @@ export interface ExportCommandOptions {
   selectForm: boolean;
   /** Where psql writes its command tags (`-o`), `COPY n` among them (pipe-files.ts). */
   tagsFile: string;
+  /** An incremental window: only its rows, through `COPY (SELECT ... WHERE ...)`. */
+  filter?: WindowFilter;
 }
 
 /**
@@ -80,9 +83,11 @@ export interface ExportCommandOptions {
  * read once, not a second time by a count(*).
  */
 export function exportCommand(options: ExportCommandOptions): PsqlCommand {
-  const source = options.selectForm
-    ? `(SELECT ${columnList(options.columns)} FROM ${quoteTable(options.table)})`
-    : `${quoteTable(options.table)} (${columnList(options.columns)})`;
+  const where = options.filter ? ` WHERE ${windowFilterSql(options.filter)}` : '';
+  const source =
+    options.selectForm || options.filter
+      ? `(SELECT ${columnList(options.columns)} FROM ${quoteTable(options.table)}${where})`
+      : `${quoteTable(options.table)} (${columnList(options.columns)})`;
   const copy = `COPY ${source} TO STDOUT (${formatOption(options.format)}) \\g /dev/stdout`;
   let script = `${copy}\n`;
   if (options.snapshotId !== undefined) {

@@ -4,6 +4,7 @@
  */
 import type { TableRef } from './table-name.js';
 import type { ChunkingOptions, ChunkStats } from './chunk-spec.js';
+import type { CopiedWindow, IncrementalSpec } from './incremental.js';
 
 export const COPY_MODES = ['replace', 'append', 'upsert'] as const;
 export type CopyMode = (typeof COPY_MODES)[number];
@@ -48,6 +49,8 @@ export interface CopyTableInput {
   timeouts?: CopyTimeouts;
   /** Chunked copy (chunk-spec.ts): rows per chunk, chunks in flight, consistency. */
   chunking?: ChunkingOptions;
+  /** Copy only the rows above the watermark by this cursor column (append or upsert). */
+  incremental?: IncrementalSpec;
   /**
    * `wait` (default: schedules, batches): TargetBusy is retried with backoff within the retry
    * window. `fail` (a manual `pgferry copy`): the first TargetBusy fails the run.
@@ -56,7 +59,8 @@ export interface CopyTableInput {
 }
 
 /** Phase names used in progress, UI details and `status`. */
-export type CopyPhase = 'starting' | 'createStaging' | 'exportImport' | 'verifyCounts' | 'publish' | 'cleanup' | 'done';
+export type CopyPhase =
+  'starting' | 'planWindow' | 'createStaging' | 'exportImport' | 'verifyCounts' | 'publish' | 'cleanup' | 'done';
 
 export interface CopyTableResult {
   rows: number;
@@ -69,6 +73,8 @@ export interface CopyTableResult {
   mode: CopyMode;
   /** Present when the copy ran in chunks. */
   chunks?: ChunkStats;
+  /** Incremental copy: the window (low, high] and its rows; high null when it was empty. */
+  window?: CopiedWindow;
   /**
    * A cancel arrived after publish had begun: publish ran to its end (it is one transaction
    * and cannot be half done), so the rows were published and the run completed.
@@ -88,4 +94,6 @@ export interface CopyProgress {
   attempt: number;
   /** Present while a chunked copy runs. */
   chunks?: ChunkStats;
+  /** Incremental copy: the window being copied, once known. */
+  window?: CopiedWindow;
 }

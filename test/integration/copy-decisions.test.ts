@@ -55,6 +55,10 @@ function stubActivities(mismatches: number, calls: Call[]): Activities {
       }
       return Promise.resolve({ stagedRows: 10 });
     },
+    planWindow() {
+      record('planWindow');
+      return Promise.reject(new Error('planWindow runs only for incremental copies'));
+    },
     publish() {
       record('publish');
       return Promise.resolve({ rows: 10, alreadyPublished: false, rebuiltIndexes: 0, swapped: false });

@@ -12,6 +12,7 @@ import { createProgressPrinter, progressLine } from '../progress-line.js';
 import { CliError } from '../cli-error.js';
 import { awaitStagingGate } from '../../client/staging-gate.js';
 import type { Client } from '@temporalio/client';
+import { formatWindow } from '../../shared/incremental.js';
 import type { TemporalRetry } from '../../client/temporal-retry.js';
 
 interface CopyCommandFlags extends CopyFlags {
@@ -40,10 +41,11 @@ async function showProgressUntil<T>(handle: WorkflowHandle, done: Promise<T>): P
 function describeOutcome(outcome: CopyOutcome): string {
   const took = outcome.durationMs === undefined ? '' : ` in ${formatDuration(outcome.durationMs)}`;
   if (outcome.status === 'COMPLETED') {
+    const window = outcome.window ? `, window ${formatWindow(outcome.window)}` : '';
     const late = outcome.cancelRequestedDuringPublish
       ? ' (the cancel arrived after publish had begun: too late, the rows were published)'
       : '';
-    return `${outcome.workflowId}: COMPLETED: ${formatCount(outcome.rows ?? 0)} rows, ${formatBytes(outcome.bytes ?? 0)}${took}${late}`;
+    return `${outcome.workflowId}: COMPLETED: ${formatCount(outcome.rows ?? 0)} rows, ${formatBytes(outcome.bytes ?? 0)}${took}${window}${late}`;
   }
   const failure = outcome.failure ? `: ${outcome.failure.type}: ${outcome.failure.message}` : '';
   return `${outcome.workflowId}: ${outcome.status}${took}${failure}`;
@@ -112,7 +114,8 @@ async function copyBatch(
     for (const item of result?.results ?? []) {
       const detail =
         item.status === 'COMPLETED'
-          ? `${formatCount(item.rows ?? 0)} rows, ${formatBytes(item.bytes ?? 0)}`
+          ? `${formatCount(item.rows ?? 0)} rows, ${formatBytes(item.bytes ?? 0)}` +
+            (item.window ? `, window ${formatWindow(item.window)}` : '')
           : `${item.failure?.type}: ${item.failure?.message}`;
       console.error(`${item.status.padEnd(9)}  ${item.summary}  ${detail}`);
     }

@@ -7,6 +7,7 @@ import { namedFailure } from '../../shared/failure-chain.js';
 import { formatBytes, formatCount } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
 import type { ChunkStats } from '../../shared/chunk-spec.js';
+import { formatWindow, type CopiedWindow } from '../../shared/incremental.js';
 import { LIST_STATUSES, listCopies, type ListCopiesFilter, type ListStatus } from '../../client/list-copies.js';
 import { parseTableName, TableNameError, type TableRef } from '../../shared/table-name.js';
 
@@ -37,7 +38,14 @@ export function registerInspectCommands(program: Command): void {
         const running = description.status.name === 'RUNNING';
         const progress = running ? await liveProgress(handle) : undefined;
         let result:
-          { rows?: number; bytes?: number; chunks?: ChunkStats; cancelRequestedDuringPublish?: boolean } | undefined;
+          | {
+              rows?: number;
+              bytes?: number;
+              chunks?: ChunkStats;
+              window?: CopiedWindow;
+              cancelRequestedDuringPublish?: boolean;
+            }
+          | undefined;
         let failure: { type: string; message: string } | undefined;
         if (!running) {
           try {
@@ -60,6 +68,7 @@ export function registerInspectCommands(program: Command): void {
           attempts: await failedAttempts(client, workflowId, description.runId),
           ...(chunks ? { chunks } : {}),
           ...(failure ? { failure } : {}),
+          ...((progress?.window ?? result?.window) ? { window: progress?.window ?? result?.window } : {}),
           ...(result?.cancelRequestedDuringPublish ? { cancelRequestedDuringPublish: true, published: true } : {}),
         };
         if (flags.json) {
@@ -75,6 +84,9 @@ export function registerInspectCommands(program: Command): void {
             `  chunks ${chunks.done} of ${chunks.total} done, ${chunks.attempts} attempts, ` +
               `${formatCount(chunks.reworkedRows)} rows reworked`,
           );
+        }
+        if (status.window) {
+          console.log(`  window ${formatWindow(status.window)}: ${formatCount(status.window.rows)} rows`);
         }
         for (const attempt of status.attempts) {
           console.log(

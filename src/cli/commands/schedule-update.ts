@@ -6,6 +6,7 @@ import { COPY_FORMATS, COPY_MODES, VERIFY_MODES, type CopyTableInput } from '../
 import { oneOf } from '../copy-options.js';
 import { durationFlag, durationFlagMs } from '../duration-flag.js';
 import { CliError } from '../cli-error.js';
+import { incrementalProblem } from '../../shared/incremental.js';
 import { overlapOption, timezone, withClient } from './schedule.js';
 import type { OverlapName } from '../../client/schedules.js';
 
@@ -46,7 +47,13 @@ function copyChanges(flags: UpdateFlags): ((current: CopyTableInput) => CopyTabl
     Object.entries({ mode, verify, format }).filter(([, value]) => value !== undefined),
   );
   if (Object.keys(fields).length === 0 && Object.keys(timeouts).length === 0) return undefined;
-  return (current) => ({ ...current, ...fields, timeouts: { ...current.timeouts, ...timeouts } });
+  return (current) => {
+    const next = { ...current, ...fields, timeouts: { ...current.timeouts, ...timeouts } };
+    // An incremental schedule keeps its cursor: a mode it cannot take is refused, not scheduled to fail.
+    const problem = next.incremental && incrementalProblem(next.incremental, next.mode);
+    if (problem) throw new CliError(problem);
+    return next;
+  };
 }
 
 export function registerUpdate(schedule: Command): void {

@@ -21,6 +21,7 @@ import { durationFlagMs } from '../duration-flag.js';
 import { addCopyFlags, copyInputsFromFlags, type CopyFlags } from '../copy-options.js';
 import { registerUpdate } from './schedule-update.js';
 import { CliError } from '../cli-error.js';
+import { scheduleWatermark, watermarkLine } from '../schedule-watermark.js';
 
 interface CreateFlags extends CopyFlags {
   cron?: string;
@@ -172,8 +173,12 @@ export function registerScheduleCommand(program: Command): void {
     .action(async (scheduleId: string, flags: { json?: boolean }) =>
       withClient(scheduleId, async (client) => {
         const info = await describeCopySchedule(client, scheduleId);
-        if (flags.json) console.log(JSON.stringify(info));
-        else printDescription(info);
+        const watermark = await scheduleWatermark(client, scheduleId);
+        if (flags.json) console.log(JSON.stringify({ ...info, ...(watermark ? { watermark } : {}) }));
+        else {
+          printDescription(info);
+          if (watermark) console.log(watermarkLine(watermark));
+        }
       }),
     );
 

@@ -1,0 +1,152 @@
+/**
+ * The incremental window's two ends. planWindow (an activity, the run's first step) checks the
+ * cursor column on the source and reads the watermark on the target: the low end. readHighMark
+ * runs inside the export's snapshot (export-import.ts) and reads the column's maximum there: the
+ * high end, so the rows exported are exactly those of (low, high]. Every bound is computed and
+ * compared in SQL in the column's own type; JavaScript only carries the text.
+ *
+ * Failures: InvalidCopySpec (replace mode, a missing or unorderable column, a --since or
+ * --lookback the type cannot take), SourceTableNotFound, and the connection failures of toFailure.
+ * Idempotent: reads only.
+ */
+import type pg from 'pg';
+import type { Databases } from '../src/db/databases.js';
+import { readWatermark } from '../src/db/watermarks.js';
+import { readCursorColumn } from '../src/db/cursor-column.js';
+import { cursorLiteral } from '../src/db/window-filter.js';
+import { parseDuration } from '../src/shared/duration.js';
+import type { CopyMode } from '../src/shared/copy-spec.js';
+import { FailureType } from '../src/shared/failure-types.js';
+import {
+  incrementalProblem,
+  isTimeCursor,
+  type CursorType,
+  type IncrementalSpec,
+  type PlannedWindow,
+} from '../src/shared/incremental.js';
+import { formatTable, quoteIdent, quoteTable, type TableRef } from '../src/shared/table-name.js';
+import { failure, toFailure } from './failures.js';
+
+/** The copy as the workflow knows it, with its incremental flags. */
+export interface PlanWindowInput {
+  source: string;
+  target: string;
+  sourceTable: TableRef;
+  targetTable: TableRef;
+  mode: CopyMode;
+  incremental: IncrementalSpec;
+}
+
+/** The cursor column's type on the source, or InvalidCopySpec naming what is wrong. */
+async function cursorTypeOf(client: pg.ClientBase, table: TableRef, column: string): Promise<CursorType> {
+  const found = await readCursorColumn(client, table, column);
+  if (!found) {
+    throw failure(
+      FailureType.InvalidCopySpec,
+      `--incremental-by: ${formatTable(table)} has no column ${quoteIdent(column)}`,
+    );
+  }
+  if (!found.type) {
+    throw failure(
+      FailureType.InvalidCopySpec,
+      `--incremental-by: column ${quoteIdent(column)} is ${found.shown}, not an orderable cursor type ` +
+        '(timestamptz, timestamp, date, smallint, integer, bigint, numeric)',
+    );
+  }
+  return found.type;
+}
+
+/** A value through the type's own input and output, on the source; InvalidCopySpec when it is not one. */
+async function normalised(client: pg.ClientBase, value: string, type: CursorType, flag: string): Promise<string> {
+  await client.query('SAVEPOINT pgferry_cursor_value');
+  try {
+    const { rows } = await client.query<{ value: string }>(`SELECT $1::${type}::text AS value`, [value]);
+    return rows[0]!.value;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!code.startsWith('22')) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT pgferry_cursor_value');
+    throw failure(FailureType.InvalidCopySpec, `${flag}: "${value}" is not a ${type} value`);
+  }
+}
+
+/** The watermark minus the lookback, in SQL: an interval for time cursors, a count for numbers. */
+async function lookedBack(client: pg.ClientBase, watermark: string, type: CursorType, lookback: string) {
+  const text = lookback.trim();
+  if (isTimeCursor(type)) {
+    let millis: number;
+    try {
+      millis = parseDuration(text);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw failure(FailureType.InvalidCopySpec, `--lookback: the cursor is a ${type}: ${why}`);
+    }
+    const { rows } = await client.query<{ low: string }>(
+      `SELECT ($1::${type} - make_interval(secs => $2::float8 / 1000))::${type}::text AS low`,
+      [watermark, millis],
+    );
+    return rows[0]!.low;
+  }
+  if (!/^\d+$/.test(text)) {
+    throw failure(
+      FailureType.InvalidCopySpec,
+      `--lookback: the cursor is a ${type}: give a whole number of values to re-read, not "${lookback}"`,
+    );
+  }
+  const { rows } = await client.query<{ low: string }>(`SELECT ($1::numeric - $2::numeric)::text AS low`, [
+    watermark,
+    text,
+  ]);
+  return rows[0]!.low;
+}
+
+/** planWindow over the worker's pools; see the module header for its failures. Reads only: idempotent. */
+export function makePlanWindow(databases: Databases) {
+  /** Where this run's window starts; see the module header. */
+  return async function planWindow(input: PlanWindowInput): Promise<PlannedWindow> {
+    const problem = incrementalProblem(input.incremental, input.mode);
+    if (problem) throw failure(FailureType.InvalidCopySpec, problem);
+    const { column, since, lookback } = input.incremental;
+    const key = {
+      targetTable: formatTable(input.targetTable),
+      sourceProfile: input.source,
+      sourceTable: formatTable(input.sourceTable),
+      column,
+    };
+    try {
+      const stored = await databases.withClient(input.target, (client) => readWatermark(client, key));
+      return await databases.withClient(input.source, async (client) => {
+        await client.query('BEGIN READ ONLY');
+        try {
+          const type = await cursorTypeOf(client, input.sourceTable, column);
+          const start = since === undefined ? null : await normalised(client, since, type, '--since');
+          const watermark = stored ? await normalised(client, stored.watermark, type, 'the stored watermark') : null;
+          const low =
+            watermark === null ? start : lookback ? await lookedBack(client, watermark, type, lookback) : watermark;
+          return { key, type, watermark: stored?.watermark ?? null, low };
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      });
+    } catch (error) {
+      throw toFailure(error, 'export', `planning the window of ${formatTable(input.sourceTable)} by ${column}`);
+    }
+  };
+}
+
+/**
+ * The cursor's maximum above `low`, read by the client holding the export's snapshot; null
+ * when no row is above it (an empty window).
+ */
+export async function readHighMark(
+  client: pg.ClientBase,
+  table: TableRef,
+  window: Pick<PlannedWindow, 'type' | 'low'> & { column: string },
+): Promise<string | null> {
+  const column = quoteIdent(window.column);
+  const above = window.low === null ? '' : ` WHERE ${column} > ${cursorLiteral(window.low, window.type)}`;
+  const { rows } = await client.query<{ high: string | null }>(
+    `SELECT max(${column})::text AS high FROM ${quoteTable(table)}${above}`,
+  );
+  return rows[0]?.high ?? null;
+}

@@ -1,0 +1,105 @@
+/**
+ * Incremental copies (DESIGN.md "Incremental copies"): the cursor column, the window a run copies
+ * and the watermark that says where the last published window ended. Cursor values travel as the
+ * text PostgreSQL prints for the column's own type and are only ever compared in SQL, cast back to
+ * that type: a JavaScript `Date` loses microseconds and a `number` loses numeric(30,0) digits
+ * beyond 2^53, and either would make a window skip or repeat rows. Pure module: sandbox-safe.
+ */
+import type { CopyMode } from './copy-spec.js';
+import { DurationError, parseDuration } from './duration.js';
+
+/**
+ * The orderable cursor types, by the SQL name a literal is cast to. A closed list: these names
+ * are the only type text ever written into SQL, so nothing the user types reaches it.
+ */
+export const CURSOR_TYPES = [
+  'timestamp with time zone',
+  'timestamp without time zone',
+  'date',
+  'smallint',
+  'integer',
+  'bigint',
+  'numeric',
+] as const;
+export type CursorType = (typeof CURSOR_TYPES)[number];
+
+/** Time cursors look back by an interval, number cursors by a count. */
+export function isTimeCursor(type: CursorType): boolean {
+  return type === 'timestamp with time zone' || type === 'timestamp without time zone' || type === 'date';
+}
+
+/** What the user asked for: `--incremental-by`, `--lookback`, `--since`. */
+export interface IncrementalSpec {
+  /** The cursor column, exactly as named on the source (an identifier, not SQL). */
+  column: string;
+  /** `10m`, `2h` (time cursors) or a whole number `N` (number cursors): re-read below the watermark. */
+  lookback?: string;
+  /** The first run's low bound, in the column's type (default: everything). */
+  since?: string;
+}
+
+/** Which watermark a copy reads and advances: one per target table, source and cursor. */
+export interface WatermarkKey {
+  /** The target table, as formatTable prints it. */
+  targetTable: string;
+  sourceProfile: string;
+  /** The source table, as formatTable prints it. */
+  sourceTable: string;
+  column: string;
+}
+
+/** planWindow's answer, before the export: where this run starts. */
+export interface PlannedWindow {
+  key: WatermarkKey;
+  type: CursorType;
+  /** The stored watermark when the run planned (null: none yet). Publish advances only from it. */
+  watermark: string | null;
+  /** Rows strictly above this are copied (null: from the start); below the watermark with --lookback. */
+  low: string | null;
+}
+
+/** The window a run copied: (low, high], high read in the export's snapshot. */
+export interface CopiedWindow {
+  column: string;
+  low: string | null;
+  /** The column's maximum in the export's snapshot; null when no row is above low (empty window). */
+  high: string | null;
+  rows: number;
+}
+
+/** What publish writes with the rows, in its transaction (watermarks.ts). */
+export interface WatermarkAdvance {
+  key: WatermarkKey;
+  type: CursorType;
+  /** The watermark planWindow read; another value found at publish means another run moved it. */
+  previous: string | null;
+  high: string;
+}
+
+/**
+ * The incremental flags' own rules, checked by the CLI and again by the workflow's first
+ * activity (any client may start a run). Returns the problem in one line, or undefined.
+ */
+export function incrementalProblem(spec: IncrementalSpec, mode: CopyMode): string | undefined {
+  if (mode === 'replace') {
+    return '--incremental-by works with --mode append or --mode upsert; replace would empty the target to load one window';
+  }
+  if (!spec.column) return '--incremental-by: give a column name';
+  if (spec.lookback !== undefined && mode !== 'upsert') {
+    return '--lookback re-reads rows already copied: use it with --mode upsert (append would insert them twice)';
+  }
+  if (spec.lookback !== undefined && !/^\s*\d+\s*$/.test(spec.lookback)) {
+    try {
+      parseDuration(spec.lookback);
+    } catch (error) {
+      if (!(error instanceof DurationError)) throw error;
+      return `--lookback: "${spec.lookback}" is neither a duration (10m, 2h) nor a whole number of values`;
+    }
+  }
+  return undefined;
+}
+
+/** `(low, high]` for people: `(start, 2026-12-02 10:00:00+00]`. */
+export function formatWindow(window: Pick<CopiedWindow, 'column' | 'low' | 'high'>): string {
+  return `${window.column} in (${window.low ?? 'start'}, ${window.high ?? window.low ?? 'start'}]`;
+}

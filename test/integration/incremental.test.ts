@@ -1,0 +1,316 @@
+/**
+ * Issue 16: incremental copies by a cursor column, driven through the real `pgferry` CLI, a real
+ * Temporal dev server, real source and target clusters and real psql. Each window (low, high]
+ * lands exactly once: cursor values are compared in SQL in the column's own type, so
+ * microseconds and numeric digits beyond 2^53 survive, and the watermark advances only with a
+ * publish. Contents are compared by a digest of every row.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { CopyOutcome } from '../../src/client/outcome.js';
+import { query, withClient } from '../support/pg.js';
+import { createCopyHarness, digestOf, parseJson, stagingTables, type CopyHarness } from '../support/copy-harness.js';
+
+describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
+  let h: CopyHarness;
+  before(async () => {
+    h = await createCopyHarness({ name: 'incremental' });
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  async function copy(name: string, column: string, extra: string[] = []): Promise<CopyOutcome> {
+    const result = await h.cli([
+      'copy',
+      '--source',
+      'source',
+      '--target',
+      'target',
+      '--table',
+      name,
+      '--incremental-by',
+      column,
+      '--mode',
+      'append',
+      ...extra,
+      '--wait',
+      '--json',
+    ]);
+    assert.equal(result.exitCode, 0, `copy exited ${result.exitCode}: ${result.stderr}`);
+    return parseJson<CopyOutcome>(result);
+  }
+
+  async function watermark(name: string, column: string): Promise<string | undefined> {
+    const { rows } = await query<{ watermark: string }>(
+      h.targetUrl,
+      `SELECT watermark FROM pgferry.watermarks WHERE target_table = $1 AND cursor_column = $2`,
+      [`public.${name}`, column],
+    );
+    return rows[0]?.watermark;
+  }
+
+  /** Source and target hold the same rows, and the target no row twice. */
+  async function assertSameRows(name: string): Promise<void> {
+    const sql = `SELECT * FROM public.${name}`;
+    assert.deepEqual(await digestOf(h.targetUrl, sql), await digestOf(h.sourceUrl, sql));
+    const { rows } = await query<{ n: number }>(
+      h.targetUrl,
+      `SELECT count(*)::int AS n FROM (SELECT id FROM public.${name} GROUP BY id HAVING count(*) > 1) d`,
+    );
+    assert.equal(rows[0]!.n, 0, 'a row was copied twice');
+  }
+
+  test('a timestamptz cursor with microseconds: the second run copies only the rows after the first window', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_micro (id int PRIMARY KEY, ts timestamptz NOT NULL, note text);
+       INSERT INTO public.inc_micro
+         SELECT i, '2026-01-01 00:00:00+00'::timestamptz + i * interval '1 microsecond', 'n' || i
+           FROM generate_series(1, 999) i;`,
+    );
+    const first = await copy('inc_micro', 'ts');
+    assert.equal(first.rows, 999);
+    assert.deepEqual(first.window, { column: 'ts', low: null, high: '2026-01-01 00:00:00.000999+00', rows: 999 });
+    assert.equal(await watermark('inc_micro', 'ts'), '2026-01-01 00:00:00.000999+00');
+    // One microsecond above the watermark, and more: a cursor rounded to milliseconds would lose them.
+    await query(
+      h.sourceUrl,
+      `INSERT INTO public.inc_micro
+         SELECT i, '2026-01-01 00:00:00+00'::timestamptz + i * interval '1 microsecond', 'n' || i
+           FROM generate_series(1000, 1500) i`,
+    );
+    const second = await copy('inc_micro', 'ts');
+    assert.equal(second.rows, 501);
+    assert.equal(second.window?.low, '2026-01-01 00:00:00.000999+00');
+    assert.equal(second.window?.high, '2026-01-01 00:00:00.0015+00');
+    const status = await h.cli(['status', second.workflowId, '--json']);
+    assert.deepEqual(parseJson<{ window?: unknown }>(status).window, second.window);
+    const text = await h.cli(['status', second.workflowId]);
+    assert.match(
+      text.stdout,
+      /window ts in \(2026-01-01 00:00:00\.000999\+00, 2026-01-01 00:00:00\.0015\+00\]: 501 rows/,
+    );
+    await assertSameRows('inc_micro');
+  });
+
+  test('a numeric(30,0) cursor beyond 2^53 copies values that differ in the last digit exactly once', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_big (id numeric(30,0) PRIMARY KEY, note text);
+       INSERT INTO public.inc_big SELECT 9007199254740992 + i, 'a' || i FROM generate_series(0, 9) i;`,
+    );
+    const first = await copy('inc_big', 'id');
+    assert.equal(first.rows, 10);
+    assert.equal(first.window?.high, '9007199254741001');
+    // 2^53 + 10 and + 11 are one apart; as JavaScript numbers they would compare equal to + 10.
+    await query(h.sourceUrl, `INSERT INTO public.inc_big VALUES (9007199254741002, 'b'), (9007199254741003, 'c')`);
+    // verify=checksum digests the same window on the source, in the export's snapshot.
+    const second = await copy('inc_big', 'id', ['--verify', 'checksum']);
+    assert.equal(second.rows, 2);
+    assert.deepEqual(second.window, { column: 'id', low: '9007199254741001', high: '9007199254741003', rows: 2 });
+    await assertSameRows('inc_big');
+  });
+
+  test('a timestamp cursor with many equal values: every row once, none skipped', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_equal (id int PRIMARY KEY, ts timestamp NOT NULL);
+       INSERT INTO public.inc_equal SELECT i, '2026-02-01 10:00:00'::timestamp + (i / 1000) * interval '1 second'
+         FROM generate_series(1, 3000) i;`,
+    );
+    const first = await copy('inc_equal', 'ts');
+    assert.equal(first.rows, 3000);
+    assert.equal(first.window?.high, '2026-02-01 10:00:03');
+    await query(
+      h.sourceUrl,
+      `INSERT INTO public.inc_equal SELECT i, '2026-02-01 10:00:04' FROM generate_series(3001, 5000) i`,
+    );
+    const second = await copy('inc_equal', 'ts');
+    assert.equal(second.rows, 2000);
+    await assertSameRows('inc_equal');
+  });
+
+  test('an empty window is a success that changes neither the target nor the watermark', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_empty (id bigint PRIMARY KEY, note text);
+       INSERT INTO public.inc_empty SELECT i, 'x' FROM generate_series(1, 100) i;`,
+    );
+    await copy('inc_empty', 'id');
+    const before = await digestOf(h.targetUrl, 'SELECT * FROM public.inc_empty');
+    const spoken = await h.cli([
+      ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_empty'],
+      ...['--incremental-by', 'id', '--mode', 'append', '--wait'],
+    ]);
+    assert.equal(spoken.exitCode, 0, spoken.stderr);
+    assert.match(spoken.stderr, /COMPLETED: 0 rows, .*, window id in \(100, 100\]/);
+    const again = await copy('inc_empty', 'id');
+    assert.equal(again.status, 'COMPLETED');
+    assert.equal(again.rows, 0);
+    assert.deepEqual(again.window, { column: 'id', low: '100', high: null, rows: 0 });
+    assert.equal(await watermark('inc_empty', 'id'), '100');
+    assert.deepEqual(await digestOf(h.targetUrl, 'SELECT * FROM public.inc_empty'), before);
+    assert.deepEqual(await stagingTables(h.targetUrl), []);
+  });
+
+  test('a row committed late below the watermark is missed without --lookback and copied by a run with it', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_late (id int PRIMARY KEY, updated_at timestamptz NOT NULL, v text);
+       INSERT INTO public.inc_late
+         SELECT i, '2026-03-01 12:00:00+00'::timestamptz + i * interval '1 second', 'v' || i FROM generate_series(1, 10) i;`,
+    );
+    const upsert = ['--mode', 'upsert'];
+    // A writer's transaction takes its cursor value early and commits after the run read its window.
+    await withClient(h.sourceUrl, async (writer) => {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO public.inc_late VALUES (100, '2026-03-01 12:00:05+00', 'late')`);
+      const first = await copy('inc_late', 'updated_at', upsert);
+      assert.equal(first.rows, 10);
+      assert.equal(first.window?.high, '2026-03-01 12:00:10+00');
+      await writer.query('COMMIT');
+    });
+    await query(h.sourceUrl, `INSERT INTO public.inc_late VALUES (11, '2026-03-01 12:00:11+00', 'v11')`);
+    const without = await copy('inc_late', 'updated_at', upsert);
+    assert.equal(without.rows, 1);
+    const missing = await query(h.targetUrl, 'SELECT 1 FROM public.inc_late WHERE id = 100');
+    assert.equal(missing.rowCount, 0, 'without --lookback the late row stays behind');
+
+    await query(h.sourceUrl, `INSERT INTO public.inc_late VALUES (12, '2026-03-01 12:00:12+00', 'v12')`);
+    const withLookback = await copy('inc_late', 'updated_at', [...upsert, '--lookback', '1m']);
+    assert.equal(withLookback.window?.low, '2026-03-01 11:59:11+00');
+    assert.equal(withLookback.window?.high, '2026-03-01 12:00:12+00');
+    assert.equal(withLookback.rows, 13);
+    assert.equal(await watermark('inc_late', 'updated_at'), '2026-03-01 12:00:12+00');
+    await assertSameRows('inc_late');
+  });
+
+  test('--lookback with append is refused: it would insert re-read rows twice', async () => {
+    const result = await h.cli([
+      ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_late'],
+      ...['--incremental-by', 'updated_at', '--mode', 'append', '--lookback', '5m'],
+    ]);
+    assert.equal(result.exitCode, 2, result.stderr);
+    assert.match(result.stderr, /--lookback re-reads rows already copied: use it with --mode upsert/);
+  });
+
+  test('pgferry watermark show, set and reset read and move the watermark the next run starts from', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_manual (id bigint PRIMARY KEY, note text);
+       INSERT INTO public.inc_manual SELECT i, 'm' || i FROM generate_series(1, 50) i;`,
+    );
+    await copy('inc_manual', 'id');
+    const args = ['--target', 'target', '--table', 'inc_manual'];
+    const shown = parseJson<{ watermark: string; sourceProfile: string; column: string; type: string }[]>(
+      await h.cli(['watermark', 'show', ...args, '--json']),
+    );
+    assert.deepEqual(
+      shown.map(({ watermark, sourceProfile, column, type }) => ({ watermark, sourceProfile, column, type })),
+      [{ watermark: '50', sourceProfile: 'source', column: 'id', type: 'bigint' }],
+    );
+    const bad = await h.cli(['watermark', 'set', ...args, 'forty']);
+    assert.equal(bad.exitCode, 2);
+    assert.match(bad.stderr, /"forty" is not a bigint value/);
+    const set = await h.cli(['watermark', 'set', ...args, '40']);
+    assert.equal(set.exitCode, 0, set.stderr);
+    await query(h.targetUrl, 'DELETE FROM public.inc_manual WHERE id > 40');
+    const again = await copy('inc_manual', 'id');
+    assert.deepEqual(again.window, { column: 'id', low: '40', high: '50', rows: 10 });
+    await assertSameRows('inc_manual');
+
+    const reset = await h.cli(['watermark', 'reset', ...args]);
+    assert.equal(reset.exitCode, 0, reset.stderr);
+    assert.equal(await watermark('inc_manual', 'id'), undefined);
+    await query(h.targetUrl, 'TRUNCATE public.inc_manual');
+    const all = await copy('inc_manual', 'id');
+    assert.equal(all.window?.low, null);
+    assert.equal(all.rows, 50);
+  });
+
+  test('a batch copies each table by its own watermark and names each window, also in the run details', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_batch_a (id int PRIMARY KEY); INSERT INTO public.inc_batch_a SELECT generate_series(1, 30);
+       CREATE TABLE public.inc_batch_b (id int PRIMARY KEY); INSERT INTO public.inc_batch_b SELECT generate_series(1, 70);`,
+    );
+    const batch = async () => {
+      const result = await h.cli([
+        ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_batch_a', '--table', 'inc_batch_b'],
+        ...['--incremental-by', 'id', '--mode', 'append', '--wait', '--json'],
+      ]);
+      assert.equal(result.exitCode, 0, result.stderr);
+      return parseJson<{ results: { workflowId: string; window?: unknown }[] }>(result).results;
+    };
+    const first = await batch();
+    assert.deepEqual(
+      first.map((item) => item.window),
+      [
+        { column: 'id', low: null, high: '30', rows: 30 },
+        { column: 'id', low: null, high: '70', rows: 70 },
+      ],
+    );
+    await query(h.sourceUrl, 'INSERT INTO public.inc_batch_b SELECT generate_series(71, 75)');
+    const second = await batch();
+    assert.deepEqual(
+      second.map((item) => item.window),
+      [
+        { column: 'id', low: '30', high: null, rows: 0 },
+        { column: 'id', low: '70', high: '75', rows: 5 },
+      ],
+    );
+    await assertSameRows('inc_batch_b');
+    // The run's details, as the Temporal UI shows them.
+    const metadata = await h.client.workflow
+      .getHandle(second[1]!.workflowId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(metadata.currentDetails ?? '', /5 rows.*window id in \(70, 75\]/s);
+  });
+
+  test('replace mode with --incremental-by is refused before anything starts', async () => {
+    const result = await h.cli([
+      'copy',
+      '--source',
+      'source',
+      '--target',
+      'target',
+      '--table',
+      'inc_empty',
+      '--incremental-by',
+      'id',
+      '--wait',
+    ]);
+    assert.equal(result.exitCode, 2, result.stderr);
+    assert.match(result.stderr, /--incremental-by works with --mode append or --mode upsert/);
+  });
+
+  test('a cursor column of an unorderable type fails as InvalidCopySpec and creates nothing', async () => {
+    await query(h.sourceUrl, `CREATE TABLE public.inc_text (id int PRIMARY KEY, code text)`);
+    const result = await h.cli([
+      'copy',
+      '--source',
+      'source',
+      '--target',
+      'target',
+      '--table',
+      'inc_text',
+      '--incremental-by',
+      'code',
+      '--mode',
+      'append',
+      '--wait',
+      '--json',
+    ]);
+    assert.equal(result.exitCode, 1);
+    const outcome = parseJson<CopyOutcome>(result);
+    assert.equal(outcome.failure?.type, 'InvalidCopySpec');
+    assert.match(outcome.failure?.message ?? '', /"code" is text, not an orderable cursor type/);
+    const { rows } = await query<{ found: boolean }>(
+      h.targetUrl,
+      "SELECT to_regclass('public.inc_text') IS NOT NULL AS found",
+    );
+    assert.equal(rows[0]!.found, false);
+    assert.deepEqual(await stagingTables(h.targetUrl), []);
+  });
+});
