@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
+import { sampleImportProgress } from '../src/db/copy-progress.js';
 import { SOURCE_READ_SETTINGS } from '../src/db/session-settings.js';
 import { profileSecrets } from '../src/config/connections.js';
 import { committedChunk, ledgerCommitSql, ledgerKey } from '../src/db/chunk-ledger.js';
@@ -146,7 +147,7 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
       const pipe = new CopyPipe({
         psqlPath,
         files,
-        sampleProgress: () => sampleProgress(databases, input.target, appName('import')),
+        sampleProgress: () => sampleImportProgress(databases, input.target, appName('import')),
         stallTimeoutMs: input.stallTimeoutMs,
         cancelSignal: context.cancellationSignal,
         secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
@@ -247,17 +248,4 @@ async function readerSnapshot(reader: pg.Client, copySnapshot: string | undefine
     }
     throw toFailure(error, 'export', 'opening the chunk snapshot');
   }
-}
-
-async function sampleProgress(databases: Databases, target: string, applicationName: string) {
-  return databases.withClient(target, async (client) => {
-    const result = await client.query<{ bytes: string; rows: string }>(
-      `SELECT p.bytes_processed AS bytes, p.tuples_processed AS rows
-         FROM pg_stat_progress_copy p JOIN pg_stat_activity a ON a.pid = p.pid
-        WHERE a.application_name = $1`,
-      [applicationName],
-    );
-    const row = result.rows[0];
-    return row && { bytes: Number(row.bytes), rows: Number(row.rows) };
-  });
 }

@@ -16,7 +16,7 @@ import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
 import { SOURCE_READ_SETTINGS } from '../src/db/session-settings.js';
 import { profileSecrets } from '../src/config/connections.js';
-import { CopyPipe, CopyPipeError, type CopyProgressSample } from '../src/pipe/supervise-copy.js';
+import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
 import { findExecutable } from '../src/pipe/launcher.js';
 import { pipeFiles } from '../src/pipe/pipe-files.js';
 import { exportCommand, importCommand } from '../src/pipe/psql-commands.js';
@@ -25,6 +25,7 @@ import { FailureType } from '../src/shared/failure-types.js';
 import { formatTable, quoteTable, type TableRef } from '../src/shared/table-name.js';
 import type { CopyFormat, VerifyMode } from '../src/shared/copy-spec.js';
 import { failure, toFailure } from './failures.js';
+import { sampleImportProgress } from '../src/db/copy-progress.js';
 import { rowDigestQuery, type RowDigest } from './row-digest.js';
 import { readHighMark } from './read-window.js';
 import { windowFilterSql, type WindowFilter } from '../src/db/window-filter.js';
@@ -250,27 +251,6 @@ async function holdSnapshot(client: pg.Client, table: TableRef): Promise<string>
   } catch (error) {
     throw toFailure(error, 'export', 'opening the source snapshot');
   }
-}
-
-/**
- * The import backend's COPY progress on the target, found by its application_name. The stream
- * goes straight from one psql to the other, so this is where progress (and a stall) shows.
- */
-async function sampleImportProgress(
-  databases: Databases,
-  target: string,
-  applicationName: string,
-): Promise<CopyProgressSample | undefined> {
-  return databases.withClient(target, async (client) => {
-    const result = await client.query<{ bytes: string; rows: string }>(
-      `SELECT p.bytes_processed AS bytes, p.tuples_processed AS rows
-         FROM pg_stat_progress_copy p JOIN pg_stat_activity a ON a.pid = p.pid
-        WHERE a.application_name = $1`,
-      [applicationName],
-    );
-    const row = result.rows[0];
-    return row && { bytes: Number(row.bytes), rows: Number(row.rows) };
-  });
 }
 
 /** The loaded size, for summaries only: failing to read it must not fail a committed copy. */

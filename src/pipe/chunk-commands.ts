@@ -11,13 +11,15 @@ import {
   columnList,
   connectArgs,
   formatOption,
+  importCommand,
+  type ImportCommandOptions,
   type PsqlCommand,
 } from './psql-commands.js';
 import type { ConnectionProfile } from '../config/connections.js';
 import { SOURCE_READ_SETTINGS } from '../db/session-settings.js';
 import type { CopyFormat } from '../shared/copy-spec.js';
 import type { ChunkRange } from '../shared/chunk-spec.js';
-import { quoteIdent, quoteTable, type TableRef } from '../shared/table-name.js';
+import { quoteIdent, quoteTable } from '../shared/table-name.js';
 
 /** The WHERE clause selecting a chunk's rows. Block numbers are integers, key bounds typed SQL literals. */
 export function rangeCondition(range: ChunkRange): string {
@@ -74,33 +76,9 @@ export function chunkExportCommand(options: ChunkExportOptions): PsqlCommand {
   };
 }
 
-export interface ChunkImportOptions {
-  profile: ConnectionProfile;
-  applicationName: string;
-  staging: TableRef;
-  columns: readonly string[];
-  format: CopyFormat;
-  lockTimeoutMs: number;
-  commitFifo: string;
-}
+export type ChunkImportOptions = Omit<ImportCommandOptions, 'concurrentLoad'>;
 
-/** One transaction: COPY into staging, then `\i` the token (ledger row and COMMIT). */
+/** One transaction: COPY into staging beside the other chunks, then `\i` the token (ledger row and COMMIT). */
 export function chunkImportCommand(options: ChunkImportOptions): PsqlCommand {
-  if (/['\\\s]/.test(options.commitFifo)) throw new Error('commit FIFO path must not contain quotes or spaces');
-  const staging = quoteTable(options.staging);
-  return {
-    args: [
-      ...COMMON_ARGS,
-      ...connectArgs(options.profile),
-      '-c',
-      'BEGIN',
-      '-c',
-      `SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`,
-      '-c',
-      `COPY ${staging} (${columnList(options.columns)}) FROM STDIN (${formatOption(options.format)})`,
-      '-c',
-      `\\i '${options.commitFifo}'`,
-    ],
-    env: psqlEnvironment(options.profile, options.applicationName),
-  };
+  return importCommand({ ...options, concurrentLoad: true });
 }

@@ -120,6 +120,11 @@ export interface ImportCommandOptions {
   lockTimeoutMs: number;
   /** The commit-token FIFO (commit-token.ts): written only after the export exited 0. */
   commitFifo: string;
+  /**
+   * Chunks of one copy load staging side by side: no lock, no TRUNCATE, no FREEZE; a chunk that
+   * re-runs is kept from duplicating by its ledger row instead (chunk-ledger.ts).
+   */
+  concurrentLoad?: boolean;
 }
 
 /**
@@ -139,12 +144,13 @@ export function importCommand(options: ImportCommandOptions): PsqlCommand {
       'BEGIN',
       '-c',
       `SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`,
-      '-c',
-      `LOCK TABLE ${staging} IN ACCESS EXCLUSIVE MODE`,
-      '-c',
-      `TRUNCATE ${staging}`,
-      '-c',
-      `COPY ${staging} (${columnList(options.columns)}) FROM STDIN (${formatOption(options.format)}, FREEZE)`,
+      ...(options.concurrentLoad
+        ? ['-c', `COPY ${staging} (${columnList(options.columns)}) FROM STDIN (${formatOption(options.format)})`]
+        : [
+            ...['-c', `LOCK TABLE ${staging} IN ACCESS EXCLUSIVE MODE`, '-c', `TRUNCATE ${staging}`],
+            '-c',
+            `COPY ${staging} (${columnList(options.columns)}) FROM STDIN (${formatOption(options.format)}, FREEZE)`,
+          ]),
       '-c',
       `\\i '${options.commitFifo}'`,
     ],
