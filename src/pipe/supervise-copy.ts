@@ -295,7 +295,10 @@ export class CopyPipe {
   private async releaseImport(imp: PipeChild): Promise<void> {
     this.streamDelivered = true;
     const exported = this.exportChild?.copiedRows();
-    const sql = this.options.commitSql && exported !== undefined ? await this.options.commitSql(exported) : undefined;
+    // streamComplete checked the tag; never fall back to a bare COMMIT that would leave a chunk's
+    // rows without their ledger row (the caller kills both processes on this error).
+    if (exported === undefined) throw new Error('the export reported no COPY tag');
+    const sql = this.options.commitSql ? await this.options.commitSql(exported) : undefined;
     const delivered = await deliverCommitToken(
       this.options.files.commitFifo,
       () => imp.endOrder !== 0 || this.supervisorReason !== undefined,
