@@ -19,7 +19,6 @@ import {
   stagingTables,
   waitFor,
   type CopyHarness,
-  type RunningCli,
 } from '../support/copy-harness.js';
 
 // @temporalio/proto is CommonJS: take the namespace from its default export.
@@ -31,21 +30,11 @@ const ROWS = 2_000_000;
 
 describe('worker lost during publish (issue 12.3)', { timeout: 600_000 }, () => {
   let h: CopyHarness;
-  const workers: RunningCli[] = [];
-  const startWorker = () => {
-    const worker = h.spawnCli(['worker']);
-    workers.push(worker);
-    return worker;
-  };
 
   before(async () => {
     h = await createCopyHarness({ name: 'publish-crash', worker: false });
   });
   after(async () => {
-    for (const worker of workers) {
-      worker.subprocess.kill('SIGTERM');
-      await worker.done;
-    }
     await h?.close();
   });
 
@@ -53,7 +42,7 @@ describe('worker lost during publish (issue 12.3)', { timeout: 600_000 }, () => 
     await makeTable(h.sourceUrl, TABLE, { to: ROWS });
     await makeTable(h.targetUrl, TABLE, { from: ROWS + 1, to: ROWS + 10, tag: 'old' });
     const workflowId = workflowIdForTarget('target', TABLE);
-    const first = startWorker();
+    const first = h.spawnWorker();
 
     await withClient(h.targetUrl, async (locker) => {
       await locker.query('BEGIN');
@@ -72,7 +61,7 @@ describe('worker lost during publish (issue 12.3)', { timeout: 600_000 }, () => 
 
       first.subprocess.kill('SIGKILL');
       assert.equal((await first.done).signal, 'SIGKILL');
-      startWorker();
+      h.spawnWorker();
       await locker.query('COMMIT');
     });
 

@@ -23,7 +23,6 @@ import {
   waitForRowsImported,
   waitUntilGone,
   type CopyHarness,
-  type RunningCli,
 } from '../support/copy-harness.js';
 
 // @temporalio/proto is CommonJS: take the namespace from its default export.
@@ -35,21 +34,11 @@ const ROWS = 100_000;
 
 describe('worker killed mid-copy (issue 3)', { timeout: 300_000 }, () => {
   let h: CopyHarness;
-  const workers: RunningCli[] = [];
-  const startWorker = () => {
-    const worker = h.spawnCli(['worker']);
-    workers.push(worker);
-    return worker;
-  };
 
   before(async () => {
     h = await createCopyHarness({ name: 'worker-crash', worker: false });
   });
   after(async () => {
-    for (const worker of workers) {
-      worker.subprocess.kill('SIGTERM');
-      await worker.done;
-    }
     await h?.close();
   });
 
@@ -59,7 +48,7 @@ describe('worker killed mid-copy (issue 3)', { timeout: 300_000 }, () => {
     const workflowId = workflowIdForTarget('target', TABLE);
     await setPace(h.sourceUrl, 20);
 
-    const first = startWorker();
+    const first = h.spawnWorker();
     const started = await h.cli([
       ...['copy', '--source', 'source', '--target', 'target', '--table', 'public.crash_orders'],
       ...['--heartbeat-timeout', '5s', '--json'],
@@ -89,7 +78,7 @@ describe('worker killed mid-copy (issue 3)', { timeout: 300_000 }, () => {
     });
 
     await setPace(h.sourceUrl, 0);
-    startWorker();
+    h.spawnWorker();
     const handle = h.client.workflow.getHandle(workflowId);
     const result = (await handle.result()) as CopyTableResult;
 

@@ -54,6 +54,8 @@ export interface CopyHarness {
   cli(args: string[]): Promise<CliResult>;
   /** Starts `pgferry <args>` in the background (a `copy --wait` to cancel, a worker to kill), with extra `env`. */
   spawnCli(args: string[], env?: Record<string, string>): RunningCli;
+  /** Starts a `pgferry worker` subprocess (one a test can kill); close() stops any still running. */
+  spawnWorker(env?: Record<string, string>): RunningCli;
   /** Starts the in-process worker (done by default); idempotent. */
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
@@ -142,6 +144,7 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
 
   let worker: PgferryWorker | undefined;
   let running: Promise<void> | undefined;
+  const workerProcesses: RunningCli[] = [];
   const harness: CopyHarness = {
     server,
     client: server.env.client,
@@ -154,6 +157,11 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
     cliEnv,
     cli: (args) => spawnCli(args).done,
     spawnCli,
+    spawnWorker(env) {
+      const subprocess = spawnCli(['worker'], env);
+      workerProcesses.push(subprocess);
+      return subprocess;
+    },
     async startWorker() {
       if (worker) return;
       worker = await createPgferryWorker({
@@ -171,6 +179,8 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
       running = undefined;
     },
     async close() {
+      for (const { subprocess } of workerProcesses) subprocess.kill('SIGTERM');
+      await Promise.all(workerProcesses.map(({ done }) => done));
       await harness.stopWorker();
       await Promise.all(cleanups.map((cleanup) => cleanup().catch(() => undefined)));
     },
