@@ -85,10 +85,11 @@ describe('stopping pgferry dev', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     test(`${signal} mid-copy stops the server, the UI, the worker's psql, and the waiting copy reports the lost server`, async () => {
       const [source, target] = clusters as [PgCluster, PgCluster];
-      const [port, uiPort] = [await findFreePort(), await findFreePort()];
+      const [port, uiPort, metricsPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
       const dev = spawnCli(['dev', '--port', String(port), '--ui-port', String(uiPort)], {
         PGFERRY_CONN_SOURCE: source.url(),
         PGFERRY_CONN_TARGET: target.url(),
+        PGFERRY_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
       });
       started.push(dev.subprocess.pid!);
       await waitFor(
@@ -107,6 +108,9 @@ describe('stopping pgferry dev', () => {
       const before = descendants(dev.subprocess.pid!);
       const psqlPids = before.filter((child) => child.comm === 'psql').map((child) => child.pid);
       assert.equal(psqlPids.length, 2, `dev runs the export and import psql: ${JSON.stringify(before)}`);
+      // The dev worker serves metrics like `pgferry worker` does: the pipe in flight shows.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      assert.match(metrics, /^pgferry_pipes_in_flight\{[^}]*\} 1$/m, metrics);
 
       process.kill(dev.subprocess.pid!, signal);
       const devEnd = await dev.subprocess;

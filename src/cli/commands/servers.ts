@@ -37,6 +37,19 @@ function readWorkerSettings(): WorkerSettings {
   }
 }
 
+/**
+ * Installs the one process-wide Temporal runtime with the log settings and, when asked for, the
+ * metrics endpoint. Must run before any connection (the dev server's included) is made.
+ */
+function installWorkerRuntime(ops: WorkerSettings) {
+  try {
+    return Runtime.install(workerRuntimeOptions(loggingRuntimeOptions(logSettings()), ops.metricsAddress)).logger;
+  } catch (error) {
+    if (error instanceof LogSettingError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
 function port(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65535) throw new CliError(`not a port: ${value}`);
@@ -52,6 +65,8 @@ export function registerServerCommands(program: Command): void {
     .action(async (flags: { port: number; uiPort: number }) => {
       // Listening from the start: a signal while the server or the worker starts stops both too.
       const stop = listenForStop(stillStopping);
+      const ops = readWorkerSettings();
+      installWorkerRuntime(ops);
       const settings = temporalSettings();
       const server = await startDevServer({ port: flags.port, uiPort: flags.uiPort, onProgress: say });
       try {
@@ -60,10 +75,12 @@ export function registerServerCommands(program: Command): void {
           connection: server.env.nativeConnection,
           settings: { ...settings, address: server.address, namespace: server.namespace },
           profiles,
+          workerSettings: ops,
         });
         const running = worker.run();
         console.log(
-          `pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}`,
+          `pgferry dev: Temporal at ${server.address}, UI at ${server.uiUrl}, task queue ${settings.taskQueue}` +
+            (ops.metricsAddress ? `, metrics on http://${ops.metricsAddress}/metrics` : ''),
         );
         if (profiles.size === 0) say('no PGFERRY_CONN_<NAME> profiles are set: copies will fail as UnknownConnection');
         const signal = await Promise.race([stop.received, running.then(() => undefined)]);
@@ -83,14 +100,7 @@ export function registerServerCommands(program: Command): void {
     )
     .action(async () => {
       const ops = readWorkerSettings();
-      let logger;
-      try {
-        // One process-wide runtime: the log settings and, when asked for, the metrics endpoint.
-        logger = Runtime.install(workerRuntimeOptions(loggingRuntimeOptions(logSettings()), ops.metricsAddress)).logger;
-      } catch (error) {
-        if (error instanceof LogSettingError) throw new CliError(error.message);
-        throw error;
-      }
+      const logger = installWorkerRuntime(ops);
       const settings = temporalSettings();
       const profiles = loadConnectionProfiles();
       const worker = await createPgferryWorker({ settings, profiles, workerSettings: ops }).catch(
