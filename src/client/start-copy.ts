@@ -14,7 +14,7 @@ import type { CopyTableInput } from '../shared/copy-spec.js';
 import { copySummary } from '../shared/copy-defaults.js';
 import { workflowIdForTarget } from '../shared/ids.js';
 import { copySearchAttributes } from '../shared/search-attributes.js';
-import { explainStartFailure } from './namespace-setup.js';
+import { explainStartFailure, missingSearchAttributes, SearchAttributesMissingError } from './namespace-setup.js';
 import { startWithRetry, type TemporalRetry } from './temporal-retry.js';
 
 /** Raised when the target table already has a running copy. */
@@ -73,6 +73,9 @@ export function batchWorkflowId(inputs: readonly CopyTableInput[]): string {
 /**
  * Starts copyTables: the tables as child workflows, `concurrency` at a time.
  * @throws CopyAlreadyRunningError when the same batch is running.
+ * @throws SearchAttributesMissingError when the namespace lacks pgferry's search attributes:
+ *   asked before the start, because the batch itself carries none and its children, which do,
+ *   would fail inside the run rather than here.
  */
 export async function startBatch(
   client: Client,
@@ -80,6 +83,9 @@ export async function startBatch(
   options: { taskQueue: string; concurrency: number; workflowId?: string; retry?: TemporalRetry },
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof copyTables>> {
   const workflowId = options.workflowId ?? batchWorkflowId(inputs);
+  // A namespace we may not describe is left to the children to find out.
+  const missing = await missingSearchAttributes(client, client.options.namespace).catch(() => []);
+  if (missing.length > 0) throw new SearchAttributesMissingError(client.options.namespace, missing);
   const start = () =>
     client.workflow.start<typeof copyTables>('copyTables', {
       taskQueue: options.taskQueue,

@@ -38,6 +38,15 @@ describe('pgferry setup (issue 15)', { timeout: 300_000 }, () => {
     assert.deepEqual(started, []);
   });
 
+  test('a batch on a namespace without the attributes is refused the same way, and starts nothing', async () => {
+    const refused = await h.cli([...COPY.slice(0, 7), '--table', 'public.setup_other']);
+    assert.equal(refused.exitCode, 1, refused.stderr);
+    assert.match(refused.stderr, /lacks pgferry's search attributes \(PgferrySource, .*\): run `pgferry setup`/);
+    const started = [];
+    for await (const run of h.client.workflow.list({ query: "WorkflowType = 'copyTables'" })) started.push(run);
+    assert.deepEqual(started, []);
+  });
+
   test('a schedule on a namespace without the attributes is refused with a line naming pgferry setup', async () => {
     const refused = await h.cli(['schedule', 'create', 'no-attributes', '--every', '1h', ...COPY.slice(1, 7)]);
     assert.equal(refused.exitCode, 1, refused.stderr);
