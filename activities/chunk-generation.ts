@@ -1,8 +1,9 @@
 /**
  * The ledger's bookkeeping around the chunks (src/db/chunk-ledger.ts): startChunkGeneration
  * makes a generation the copy's current one (the first, or a new one after `SnapshotLost`, whose
- * older rows leave staging first), and forgetChunks removes the copy's ledger once it is done.
- * Both are one target transaction and idempotent.
+ * older rows leave staging first), and forgetChunks removes the copy's ledger once its chunks
+ * are verified. The plan (chunk-plan.ts) stays for a re-copy after a count mismatch; publish or
+ * cleanup removes it. Both are one target transaction and idempotent.
  */
 import type { Databases } from '../src/db/databases.js';
 import { inTransaction } from '../src/db/databases.js';

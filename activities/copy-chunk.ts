@@ -19,13 +19,14 @@ import { sampleImportProgress } from '../src/db/copy-progress.js';
 import { SOURCE_READ_SETTINGS } from '../src/db/session-settings.js';
 import { profileSecrets } from '../src/config/connections.js';
 import { committedChunk, ledgerCommitSql, ledgerKey } from '../src/db/chunk-ledger.js';
+import { plannedRange } from '../src/db/chunk-plan.js';
 import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
 import { findExecutable } from '../src/pipe/launcher.js';
 import { pipeFiles } from '../src/pipe/pipe-files.js';
 import { chunkExportCommand, chunkImportCommand, rangeCondition } from '../src/pipe/chunk-commands.js';
 import { classifyPipeFailure } from '../src/pipe/classify-failure.js';
 import { FailureType } from '../src/shared/failure-types.js';
-import { describeRange, type PlannedChunk } from '../src/shared/chunk-spec.js';
+import { describeRange, type ChunkRange, type ChunkRef } from '../src/shared/chunk-spec.js';
 import type { CopyFormat, VerifyMode } from '../src/shared/copy-spec.js';
 import type { TableRef } from '../src/shared/table-name.js';
 import { failure, toFailure } from './failures.js';
@@ -36,7 +37,8 @@ export interface CopyChunkInput {
   /** `workflowId/runId` of the copy: the ledger's key. */
   copyId: string;
   generation: number;
-  chunk: PlannedChunk;
+  /** The chunk's number; its range is read from the copy's stored plan unless given (older histories). */
+  chunk: ChunkRef;
   source: string;
   target: string;
   staging: TableRef;
@@ -93,6 +95,8 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
     }
     const key = ledgerKey(input.copyId);
     const { n } = input.chunk;
+    // A failed attempt heartbeats the rows it moved as it fails, and the SDK reports that last
+    // heartbeat with the failure (sdk-core sends last_heartbeat_details in the failed response).
     const earlier = info.heartbeatDetails as Partial<CopyChunkHeartbeat> | undefined;
     const reworkedRows = (earlier?.reworkedRows ?? 0) + (earlier?.rows ?? 0);
     const ledger = () =>
@@ -113,6 +117,7 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
     });
     const done = await ledger();
     if (done) return skipped(done);
+    const range = input.chunk.range ?? (await storedRange(databases, input.target, input.copyId, n));
 
     const chunkTag = chunkSessions(input.copyId, input.generation, n);
     const appName = (side: string) => `${chunkTag}/a${info.attempt}/${side}`;
@@ -137,7 +142,7 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
             throw toFailure(error, 'export', 'connecting to the source');
           });
         snapshotId = await readerSnapshot(reader, input.snapshotId);
-        const query = `${rowDigestQuery(input.chunk.range.relation, input.columns)} WHERE ${rangeCondition(input.chunk.range)}`;
+        const query = `${rowDigestQuery(range.relation, input.columns)} WHERE ${rangeCondition(range)}`;
         digest = reader.query<{ digest: string }>(query).then(
           (result) => String(result.rows[0]!.digest),
           (error: unknown) => error as Error,
@@ -154,7 +159,7 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
         exportCommand: chunkExportCommand({
           profile: sourceProfile,
           applicationName: appName('export'),
-          range: input.chunk.range,
+          range,
           columns: input.columns,
           format: input.format,
           snapshotId,
@@ -176,9 +181,8 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
         },
       });
       const started = Date.now();
-      const beat = () => {
-        const progress = pipe.progress();
-        context.heartbeat({ rows: progress.rows, bytes: progress.bytes, reworkedRows } satisfies CopyChunkHeartbeat);
+      const beat = (moved: { rows: number; bytes: number } = pipe.progress()) => {
+        context.heartbeat({ rows: moved.rows, bytes: moved.bytes, reworkedRows } satisfies CopyChunkHeartbeat);
       };
       const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
       beat();
@@ -187,13 +191,13 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
         piped = await pipe.run();
       } catch (error) {
         if (context.cancellationSignal.aborted) throw error;
-        // The next attempt counts what this one moved as reworked (its heartbeat details).
-        beat();
+        // The next attempt counts what this one moved as reworked (its heartbeat details): the
+        // pipe's figure at the moment it failed (its last sample and the import's own COPY tag).
+        beat(error instanceof CopyPipeError ? { rows: error.rows, bytes: error.bytes } : undefined);
         // A stale attempt of this chunk may have committed first: then this one's commit failed.
         const committed = await ledger().catch(() => undefined);
         if (committed) return skipped(committed);
-        if (!(error instanceof CopyPipeError))
-          throw toFailure(error, 'export', `chunk ${describeRange(input.chunk.range)}`);
+        if (!(error instanceof CopyPipeError)) throw toFailure(error, 'export', `chunk ${describeRange(range)}`);
         const classified = classifyPipeFailure(error, input.stallTimeoutMs);
         if (input.snapshotId && error.exportOutcome.sqlState === '22023') {
           throw failure(
@@ -202,11 +206,7 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
             classified.details,
           );
         }
-        throw failure(
-          classified.type,
-          `${classified.message} (chunk ${describeRange(input.chunk.range)})`,
-          classified.details,
-        );
+        throw failure(classified.type, `${classified.message} (chunk ${describeRange(range)})`, classified.details);
       } finally {
         clearInterval(timer);
       }
@@ -227,6 +227,18 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
       await rm(workDir, { recursive: true, force: true });
     }
   };
+}
+
+/** The chunk's range from the copy's stored plan (src/db/chunk-plan.ts). */
+async function storedRange(databases: Databases, target: string, copyId: string, n: number): Promise<ChunkRange> {
+  const range = await databases
+    .withClient(target, (client) => plannedRange(client, copyId, n))
+    .catch((error: unknown) => {
+      throw toFailure(error, 'import', 'reading the chunk plan');
+    });
+  // The plan goes when the copy ends: an attempt that outlived its copy has nothing to do.
+  if (!range) throw failure(FailureType.InvalidCopySpec, `chunk ${n} is not in the copy's plan (the copy has ended)`);
+  return range;
 }
 
 /**

@@ -11,6 +11,7 @@ import { FailureType } from '../src/shared/failure-types.js';
 import { formatTable, quoteTable, type TableRef } from '../src/shared/table-name.js';
 import { failure } from './failures.js';
 import { fenceBackends, runBackends } from './attempt-fence.js';
+import { forgetChunkedCopy } from '../src/db/chunk-plan.js';
 
 /** Whether the workflow run is still open (running); a closed or unknown run is not. */
 export type RunIsOpen = (workflowId: string, runId: string) => Promise<boolean>;
@@ -99,10 +100,14 @@ export async function takeLease(
   return current && current.runId !== holder.runId ? current : undefined;
 }
 
-/** Ends a closed run's sessions, then drops its staging table (the caller removes the lease). */
+/**
+ * Ends a closed run's sessions, then drops its staging table and its chunk plan and ledger, if
+ * it was a chunked copy (the caller removes the lease).
+ */
 export async function removeStaleStaging(client: pg.ClientBase, lease: Lease): Promise<void> {
   await fenceBackends(client, runBackends(lease.workflowId, lease.runId));
   await client.query(`DROP TABLE IF EXISTS ${quoteTable(lease.staging)}`);
+  await forgetChunkedCopy(client, lease);
 }
 
 /** Releases the lease when `holder` holds it; a no-op otherwise. */

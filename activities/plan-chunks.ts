@@ -5,7 +5,9 @@
  * same snapshot, so a row is in exactly one block range). `--consistency chunk` cuts by ranges of
  * the primary key (or a unique key on NOT NULL columns), and refuses a table with neither as
  * InvalidCopySpec. A table below the chunk size gets no chunks: the single-stream path.
- * Read-only on the source, so idempotent.
+ * The plan is stored on the target beside the chunk ledger (src/db/chunk-plan.ts) and only its
+ * size is returned: no payload or history event grows with the table (C7). Read-only on the
+ * source; the first plan stored for a copy stays its plan, so idempotent.
  */
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
@@ -17,18 +19,29 @@ import {
   type ConsistencyMode,
   type PlannedChunk,
 } from '../src/shared/chunk-spec.js';
+import { inTransaction } from '../src/db/databases.js';
+import { storePlan } from '../src/db/chunk-plan.js';
 import { failure, toFailure } from './failures.js';
 
 export interface PlanChunksInput {
   source: string;
+  /** Where the plan is stored (`pgferry` schema), beside the chunk ledger. */
+  target: string;
+  /** `workflowId/runId` of the copy: the plan's key. */
+  copyId: string;
   table: TableRef;
   chunking: ChunkingOptions;
 }
 
 export interface PlanChunksResult {
   consistency: ConsistencyMode;
-  /** Empty: copy in one stream. */
-  chunks: PlannedChunk[];
+  /** Chunks in the stored plan; 0: copy in one stream. */
+  total: number;
+  /**
+   * The whole plan, as results recorded before the plan was stored on the target carried it
+   * (a history from then replays with it); never set by this version.
+   */
+  chunks?: PlannedChunk[];
 }
 
 interface HeapRelation {
@@ -119,8 +132,13 @@ async function keyBounds(
   return result.rows.map((row) => row.bound);
 }
 
+interface Plan {
+  consistency: ConsistencyMode;
+  chunks: PlannedChunk[];
+}
+
 export function makePlanChunks(databases: Databases) {
-  return async function planChunks(input: PlanChunksInput): Promise<PlanChunksResult> {
+  async function plan(input: PlanChunksInput): Promise<Plan> {
     const consistency = input.chunking.consistency ?? 'snapshot';
     const chunkRows = input.chunking.chunkRows;
     try {
@@ -170,6 +188,19 @@ export function makePlanChunks(databases: Databases) {
       });
     } catch (error) {
       throw toFailure(error, 'export', `planning chunks of ${formatTable(input.table)}`);
+    }
+  }
+
+  return async function planChunks(input: PlanChunksInput): Promise<PlanChunksResult> {
+    const { consistency, chunks } = await plan(input);
+    if (chunks.length === 0) return { consistency, total: 0 };
+    try {
+      const total = await databases.withClient(input.target, (client) =>
+        inTransaction(client, () => storePlan(client, input.copyId, consistency, chunks)),
+      );
+      return { consistency, total };
+    } catch (error) {
+      throw toFailure(error, 'import', `storing the chunk plan of ${formatTable(input.table)}`);
     }
   };
 }

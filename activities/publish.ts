@@ -17,7 +17,8 @@
  * target's columns end at least at the copied maximum (owned-sequences.ts).
  * Idempotent: a row in pgferry.publications, written in the same transaction, marks the run as
  * published, so a retry after a committed-but-unreported attempt changes nothing. The same
- * transaction releases the run's lease on the target (lease.ts). It runs on a session named for
+ * transaction releases the run's lease on the target (lease.ts) and removes a chunked copy's
+ * plan and ledger (chunk-plan.ts). It runs on a session named for
  * its attempt and heartbeats, so a lost worker's publish is noticed at the heartbeat timeout and
  * fenced by the retry (attempt-fence.ts).
  */
@@ -42,6 +43,7 @@ import type { WatermarkAdvance } from '../src/shared/incremental.js';
 import { ensureBookkeeping } from '../src/db/bookkeeping.js';
 import { currentAttempt, withAttemptSession } from './attempt-fence.js';
 import { releaseLease } from './lease.js';
+import { forgetChunkedCopy } from '../src/db/chunk-plan.js';
 
 export interface PublishInput {
   target: string;
@@ -180,8 +182,10 @@ export function makePublish(databases: Databases) {
       const holder = currentAttempt();
       return await withAttemptSession(databases, input.target, 'publish', async (client) => {
         return inTransaction(client, async () => {
-          // The lease goes with the publish: committed together, or neither.
+          // The lease goes with the publish: committed together, or neither. So does what a
+          // chunked copy kept on the target (its plan; its ledger, if forgetChunks did not run).
           await releaseLease(client, input.targetTable, holder);
+          await forgetChunkedCopy(client, holder);
           await client.query(`SET LOCAL lock_timeout = ${Math.round(input.lockTimeoutMs ?? 30_000)}`);
           const done = await client.query<{ rows: string }>(
             'SELECT rows::text FROM pgferry.publications WHERE publish_key = $1',
@@ -254,6 +258,7 @@ export function makePublish(databases: Databases) {
           await client.query('SET LOCAL lock_timeout = 30000');
           await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
           if (input.targetTable && (await hasLeases(client))) await releaseLease(client, input.targetTable, holder);
+          await forgetChunkedCopy(client, holder);
         }),
       );
     } catch (error) {

@@ -3,11 +3,13 @@
  * staging differ from what their export read. A chunk's rows and its ledger row were written by
  * one transaction, so they share an `xmin`: one scan of staging grouped by `xmin` gives every
  * chunk's count and digest, compared with the ledger's (the source's digest in the chunk's
- * snapshot). Returns the mismatched chunks, empty when all agree; the workflow names their
- * ranges. Read-only, so idempotent.
+ * snapshot). Returns the mismatched chunks with their ranges read from the copy's stored plan,
+ * empty when all agree. Read-only, so idempotent.
  */
 import type { Databases } from '../src/db/databases.js';
 import { ledgerKey } from '../src/db/chunk-ledger.js';
+import { plannedRanges } from '../src/db/chunk-plan.js';
+import { describeRange } from '../src/shared/chunk-spec.js';
 import { quoteIdent, quoteTable, type TableRef } from '../src/shared/table-name.js';
 import { toFailure } from './failures.js';
 
@@ -28,6 +30,8 @@ export interface ChunkMismatch {
   stagedRows: number;
   ledgerDigest: string | null;
   stagedDigest: string | null;
+  /** The chunk's range as a person reads it (a ctid or key range), from the stored plan. */
+  range?: string;
 }
 
 export function makeVerifyChunks(databases: Databases) {
@@ -56,14 +60,23 @@ export function makeVerifyChunks(databases: Databases) {
             ORDER BY l.chunk`,
           [ledgerKey(input.copyId), input.generation],
         );
-        return result.rows.map((mismatch) => ({
-          chunk: mismatch.chunk,
-          exportedRows: Number(mismatch.exported_rows),
-          ledgerRows: Number(mismatch.ledger_rows),
-          stagedRows: Number(mismatch.staged_rows),
-          ledgerDigest: mismatch.ledger_digest,
-          stagedDigest: mismatch.staged_digest,
-        }));
+        const ranges = await plannedRanges(
+          client,
+          input.copyId,
+          result.rows.map((mismatch) => mismatch.chunk),
+        );
+        return result.rows.map((mismatch) => {
+          const range = ranges.get(mismatch.chunk);
+          return {
+            chunk: mismatch.chunk,
+            exportedRows: Number(mismatch.exported_rows),
+            ledgerRows: Number(mismatch.ledger_rows),
+            stagedRows: Number(mismatch.staged_rows),
+            ledgerDigest: mismatch.ledger_digest,
+            stagedDigest: mismatch.staged_digest,
+            ...(range ? { range: describeRange(range) } : {}),
+          };
+        });
       });
     } catch (error) {
       throw toFailure(error, 'import', 'verifying the chunks');

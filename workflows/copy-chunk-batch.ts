@@ -7,7 +7,7 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities, CopyChunkInput, CopyChunkResult } from '../activities/index.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../src/shared/failure-types.js';
-import type { PlannedChunk } from '../src/shared/chunk-spec.js';
+import type { ChunkRef, PlannedChunk } from '../src/shared/chunk-spec.js';
 import { formatCount } from '../src/shared/format.js';
 
 /** Chunks per child workflow: a few hundred events each, far below the 5,000 bound. */
@@ -15,7 +15,14 @@ export const CHUNKS_PER_BATCH = 100;
 
 export interface ChunkBatchInput {
   chunk: Omit<CopyChunkInput, 'chunk'>;
-  chunks: PlannedChunk[];
+  /**
+   * The batch's chunks, numbers `first` to `last` of the copy's stored plan: each chunk reads its
+   * own range (src/db/chunk-plan.ts), so this input is the same few bytes however large the plan.
+   */
+  first?: number;
+  last?: number;
+  /** The batch's chunks with their ranges, as parents recorded before the plan was stored passed them. */
+  chunks?: PlannedChunk[];
   jobs: number;
   copyTimeout: string;
   heartbeatTimeout: string;
@@ -81,10 +88,13 @@ export async function copyChunkBatch(input: ChunkBatchInput): Promise<ChunkBatch
     },
   });
   const totals = emptyTotals();
-  const pending = [...input.chunks];
+  const pending: ChunkRef[] = input.chunks
+    ? [...input.chunks]
+    : Array.from({ length: (input.last ?? -1) - (input.first ?? 0) + 1 }, (_, i) => ({ n: (input.first ?? 0) + i }));
+  const count = pending.length;
   const report = () =>
     setCurrentDetails(
-      `chunks ${totals.done} of ${input.chunks.length} done, ${formatCount(totals.importedRows)} rows` +
+      `chunks ${totals.done} of ${count} done, ${formatCount(totals.importedRows)} rows` +
         (totals.attempts > totals.done ? `, ${totals.attempts - totals.done} retried attempts` : ''),
     );
   report();
@@ -97,7 +107,7 @@ export async function copyChunkBatch(input: ChunkBatchInput): Promise<ChunkBatch
       report();
     }
   }
-  const lanes = Math.max(1, Math.min(input.jobs, input.chunks.length));
+  const lanes = Math.max(1, Math.min(input.jobs, count));
   await Promise.all(Array.from({ length: lanes }, () => lane()));
   return totals;
 }

@@ -22,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, ExportImportResult, PlanChunksResult } from '../activities/index.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../src/shared/failure-types.js';
-import { chunkBatchWorkflowId, describeRange, type ChunkStats } from '../src/shared/chunk-spec.js';
+import { chunkBatchWorkflowId, describeRange, plannedTotal, type ChunkStats } from '../src/shared/chunk-spec.js';
 import { snapshotReadySignal } from '../src/shared/chunk-signals.js';
 import type { CopyFormat, VerifyMode } from '../src/shared/copy-spec.js';
 import type { TableRef } from '../src/shared/table-name.js';
@@ -86,10 +86,11 @@ async function verifyEachChunk(input: ChunkedCopyInput, copyId: string, generati
     columns: input.columns,
   });
   if (mismatches.length === 0) return;
-  const ranges = new Map(input.plan.chunks.map((chunk) => [chunk.n, describeRange(chunk.range)]));
+  // verifyChunks names the ranges from the stored plan; a plan recorded in history names its own.
+  const ranges = new Map((input.plan.chunks ?? []).map((chunk) => [chunk.n, describeRange(chunk.range)]));
   const named = mismatches.map(
     (mismatch) =>
-      `chunk ${mismatch.chunk} (${ranges.get(mismatch.chunk)}): exported ${mismatch.exportedRows}, ` +
+      `chunk ${mismatch.chunk} (${ranges.get(mismatch.chunk) ?? mismatch.range}): exported ${mismatch.exportedRows}, ` +
       `imported ${mismatch.ledgerRows}, staged ${mismatch.stagedRows}, ` +
       `digest ${mismatch.stagedDigest} staged vs ${mismatch.ledgerDigest} exported`,
   );
@@ -118,7 +119,7 @@ export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopy
   const snapshots = new Map<number, string>();
   setHandler(snapshotReadySignal, ({ generation, snapshotId }) => void snapshots.set(generation, snapshotId));
 
-  const total = input.plan.chunks.length;
+  const total = plannedTotal(input.plan);
   const spent = { attempts: 0, reworkedRows: 0 };
   for (let generation = input.firstGeneration; ; generation++) {
     await startChunkGeneration({ target: input.target, copyId, generation, staging: input.staging });
@@ -158,12 +159,14 @@ export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopy
         snapshotId = snapshots.get(generation);
       }
       for (let first = 0, batch = 0; first < total; first += CHUNKS_PER_BATCH, batch++) {
-        const chunks = input.plan.chunks.slice(first, first + CHUNKS_PER_BATCH);
+        const last = Math.min(first + CHUNKS_PER_BATCH, total) - 1;
+        // Only chunk numbers travel: each chunk reads its range from the stored plan.
+        const chunks = input.plan.chunks ? { chunks: input.plan.chunks.slice(first, last + 1) } : { first, last };
         const batchScope = new CancellationScope();
         const running = batchScope.run(() =>
           executeChild(copyChunkBatch, {
             workflowId: chunkBatchWorkflowId(info.workflowId, generation, batch),
-            staticSummary: `chunks ${chunks[0]!.n}-${chunks[chunks.length - 1]!.n} of ${total}, generation ${generation}`,
+            staticSummary: `chunks ${first}-${last} of ${total}, generation ${generation}`,
             args: [
               {
                 chunk: {
@@ -178,7 +181,7 @@ export async function copyInChunks(input: ChunkedCopyInput): Promise<ChunkedCopy
                   stallTimeoutMs: input.stallTimeoutMs,
                   ...(snapshotId ? { snapshotId } : {}),
                 },
-                chunks,
+                ...chunks,
                 jobs: input.jobs,
                 copyTimeout: input.copyTimeout,
                 heartbeatTimeout: input.heartbeatTimeout,

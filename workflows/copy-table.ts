@@ -24,7 +24,7 @@ import { formatBytes, formatCount } from '../src/shared/format.js';
 import { formatTable, type TableRef } from '../src/shared/table-name.js';
 import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js';
 import type { ChunkStats } from '../src/shared/chunk-spec.js';
-import { DEFAULT_JOBS } from '../src/shared/chunk-spec.js';
+import { DEFAULT_JOBS, plannedTotal } from '../src/shared/chunk-spec.js';
 import { copyInChunks } from './copy-chunks.js';
 import { formatWindow, type CopiedWindow } from '../src/shared/incremental.js';
 import { parseDuration } from '../src/shared/duration.js';
@@ -122,7 +122,13 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   const plan =
     patched('chunked-copy') && !input.incremental
       ? await phase('starting', 'planning chunks', () =>
-          planChunks({ source: input.source, table: input.table, chunking: input.chunking ?? {} }),
+          planChunks({
+            source: input.source,
+            target: input.target,
+            copyId: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
+            table: input.table,
+            chunking: input.chunking ?? {},
+          }),
         )
       : undefined;
   let chunks: ChunkStats | undefined;
@@ -207,7 +213,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     };
     // Above the chunk size the copy runs in chunks (copy-chunks.ts); below, as one stream.
     const pipeStep: Pick<typeof exportImport, 'executeWithOptions'> =
-      plan && plan.chunks.length > 0 ? { executeWithOptions: () => copyChunks() } : exportImport;
+      plan && plannedTotal(plan) > 0 ? { executeWithOptions: () => copyChunks() } : exportImport;
     let copied: ExportImportResult | undefined;
     let attempts = 0;
     // A count mismatch earns exactly one re-copy: the data may have been caught mid-change.

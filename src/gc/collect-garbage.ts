@@ -4,7 +4,10 @@
  * without one, from the comment createStaging writes on it; Temporal says whether that run is
  * still open. A running copy's staging is never touched; a table nobody can be named for is
  * reported and left alone. Each drop re-checks the lease under its row lock, fences the closed
- * run's sessions first, and drops staging and lease in one transaction.
+ * run's sessions first, and drops staging, lease and the run's chunk plan and ledger in one
+ * transaction. Chunk plans name their run too (chunk-plan.ts): a closed run's plan and ledger go
+ * even when it left no staging (a copy refused after planning, or whose cleanup removed staging
+ * before this version removed plans with it).
  */
 import type pg from 'pg';
 import type { Databases } from '../db/databases.js';
@@ -12,8 +15,12 @@ import { inTransaction } from '../db/databases.js';
 import { formatTable, quoteTable, type TableRef } from '../shared/table-name.js';
 import { fenceBackends, runBackends } from '../../activities/attempt-fence.js';
 import { listLeases, type RunIsOpen } from '../../activities/lease.js';
+import { forgetChunkedCopy, listPlans } from '../db/chunk-plan.js';
 
-export interface GarbageItem {
+export type GarbageItem = StagingGarbage | ChunkPlanGarbage;
+
+export interface StagingGarbage {
+  kind: 'staging';
   /** Staging table as a person reads it (`schema.table`, quoted only where needed). */
   staging: string;
   workflowId?: string;
@@ -22,6 +29,15 @@ export interface GarbageItem {
   leased: boolean;
   /** dropped (or would be, with dryRun), kept because its run is open, or unattributed. */
   action: 'dropped' | 'kept' | 'unattributed';
+}
+
+/** A chunked copy's plan and ledger (chunk-plan.ts), for a run that left no staging behind. */
+export interface ChunkPlanGarbage {
+  kind: 'chunk-plan';
+  workflowId: string;
+  runId: string;
+  chunks: number;
+  action: 'dropped' | 'kept';
 }
 
 export interface CollectGarbageOptions {
@@ -82,7 +98,28 @@ async function drop(client: pg.ClientBase, staging: TableRef, holder: { workflow
     }
     await fenceBackends(client, runBackends(holder.workflowId, holder.runId));
     await client.query(`DROP TABLE IF EXISTS ${quoteTable(staging)}`);
+    await forgetChunkedCopy(client, holder);
   });
+}
+
+/** Chunk plans (and ledgers) of closed runs that have no staging among `seen` runs. */
+async function collectPlans(
+  client: pg.ClientBase,
+  options: CollectGarbageOptions,
+  seen: Set<string>,
+): Promise<ChunkPlanGarbage[]> {
+  const items: ChunkPlanGarbage[] = [];
+  for (const plan of await listPlans(client)) {
+    if (seen.has(`${plan.workflowId}/${plan.runId}`)) continue;
+    const base = { kind: 'chunk-plan' as const, workflowId: plan.workflowId, runId: plan.runId, chunks: plan.chunks };
+    if (await options.runIsOpen(plan.workflowId, plan.runId)) {
+      items.push({ ...base, action: 'kept' });
+      continue;
+    }
+    if (!options.dryRun) await inTransaction(client, () => forgetChunkedCopy(client, plan));
+    items.push({ ...base, action: 'dropped' });
+  }
+  return items;
 }
 
 /** Lists (and unless dryRun, drops) the staging tables and leases of runs that are closed. */
@@ -101,13 +138,21 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
         candidates.set(formatTable(staging), { staging, holder: attribution(row.comment) });
     }
     const items: GarbageItem[] = [];
+    const seen = new Set<string>();
     for (const [name, { staging, holder }] of candidates) {
       const leased = byStaging.has(name);
       if (!holder) {
-        items.push({ staging: name, leased, action: 'unattributed' });
+        items.push({ kind: 'staging', staging: name, leased, action: 'unattributed' });
         continue;
       }
-      const base = { staging: name, workflowId: holder.workflowId, runId: holder.runId, leased };
+      seen.add(`${holder.workflowId}/${holder.runId}`);
+      const base = {
+        kind: 'staging' as const,
+        staging: name,
+        workflowId: holder.workflowId,
+        runId: holder.runId,
+        leased,
+      };
       if (await runIsOpen(holder.workflowId, holder.runId)) {
         items.push({ ...base, action: 'kept' });
         continue;
@@ -115,6 +160,7 @@ export async function collectGarbage(options: CollectGarbageOptions): Promise<Ga
       if (!dryRun) await drop(client, staging, holder);
       items.push({ ...base, action: 'dropped' });
     }
+    items.push(...(await collectPlans(client, options, seen)));
     return items;
   });
 }

@@ -84,6 +84,7 @@ export class CopyPipeError extends Error {
     readonly exportOutcome: ProcessOutcome,
     readonly importOutcome: ProcessOutcome,
     readonly bytes: number,
+    /** Rows the import had received when the pipe failed (rolled back: never committed). */
     readonly rows: number,
     detail: string,
   ) {
@@ -93,6 +94,7 @@ export class CopyPipeError extends Error {
 
 const WATCHDOG_INTERVAL_MS = 250;
 const BROKEN_PIPE_GRACE_MS = 2_000;
+const FINAL_SAMPLE_TIMEOUT_MS = 1_000;
 
 /** setpriv exits 126/127 when it cannot exec the program: that is a spawn failure, not psql's exit. */
 function launcherCouldNotExec(exitCode: number | undefined, stderr: string): boolean {
@@ -243,7 +245,12 @@ export class CopyPipe {
           const exportOutcome = await exportEnded;
           if (streamComplete(exportOutcome, exp) && this.supervisorReason === undefined) await this.releaseImport(imp);
           else if (diedOfBrokenPipe(exportOutcome)) await this.letImportEnd(imp);
-          else imp.kill('fence');
+          else {
+            // The attempt has failed: what it moved is rework, so count it before the kill ends
+            // the import's backend and its progress with it (samples are a second apart).
+            await this.sampleOnce();
+            imp.kill('fence');
+          }
         } else {
           exp.kill('cascade');
         }
@@ -323,6 +330,20 @@ export class CopyPipe {
     this.exportChild?.kill(reason);
   }
 
+  /** One more sample, bounded: a target that does not answer must not hold back the kill. */
+  private async sampleOnce(): Promise<void> {
+    await Promise.race([this.sample(), sleep(FINAL_SAMPLE_TIMEOUT_MS)]);
+  }
+
+  /**
+   * Rows the import received: the last sample of its progress, or its own `COPY n` when it got
+   * to the end of its input (an export that died ends the import's COPY; only the commit is fenced).
+   */
+  private movedRows(): number {
+    const tagged = parseCommandTags(this.importChild?.tags ?? '').copiedRows;
+    return Math.max(this.latest.rows, tagged ?? 0);
+  }
+
   private async sample(): Promise<void> {
     const sample = await this.options.sampleProgress().catch(() => undefined);
     if (sample && sample.bytes > this.latest.bytes) {
@@ -352,7 +373,7 @@ export class CopyPipe {
 
   private decide(exportOutcome: ProcessOutcome, importOutcome: ProcessOutcome): CopyPipeResult {
     const fail = (reason: PipeFailureReason, detail: string) =>
-      new CopyPipeError(reason, exportOutcome, importOutcome, this.latest.bytes, this.latest.rows, detail);
+      new CopyPipeError(reason, exportOutcome, importOutcome, this.latest.bytes, this.movedRows(), detail);
     if (this.supervisorReason) throw fail(this.supervisorReason, `pipe stopped: ${this.supervisorReason}`);
 
     // The import is the export's only reader: an export that died of a broken pipe after a

@@ -39,6 +39,23 @@ export interface PlannedChunk {
   range: ChunkRange;
 }
 
+/**
+ * A chunk as a chunk's activity receives it: its number, the range read from the copy's stored
+ * plan (src/db/chunk-plan.ts). Histories recorded before the plan was stored carry the range too.
+ */
+export interface ChunkRef {
+  n: number;
+  range?: ChunkRange;
+}
+
+/**
+ * Chunks in planChunks' result, whichever version recorded it: the count (the plan is stored on
+ * the target), or the whole plan as results recorded before that carried it.
+ */
+export function plannedTotal(plan: { total?: number; chunks?: readonly PlannedChunk[] }): number {
+  return plan.chunks?.length ?? plan.total ?? 0;
+}
+
 /** What `copy --wait --json` and `status --json` report of a chunked copy. */
 export interface ChunkStats {
   total: number;

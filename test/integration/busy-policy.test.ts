@@ -58,7 +58,7 @@ describe('TargetBusy policy (issue 12.1)', { timeout: 120_000 }, () => {
       publish: () => Promise.resolve({ rows: 1, alreadyPublished: false, rebuiltIndexes: 0, swapped: false }),
       dropStaging: () => Promise.resolve(),
       // Below the chunk size: the single-stream path.
-      planChunks: () => Promise.resolve({ consistency: 'snapshot', chunks: [] }),
+      planChunks: () => Promise.resolve({ consistency: 'snapshot', total: 0 }),
     };
     worker = await createStubWorkers({
       connection: server.env.nativeConnection,

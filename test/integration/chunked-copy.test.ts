@@ -116,6 +116,10 @@ describe('chunked copy (issue 14)', { timeout: 1_800_000 }, () => {
     assert.ok(chunks.attempts - chunks.total <= 3, `attempts ${chunks.attempts} for ${chunks.total} chunks`);
     assert.ok(chunks.attempts - chunks.total >= 1, 'a killed export was retried');
     assert.ok(chunks.reworkedRows <= 3 * chunkRows, `reworked ${chunks.reworkedRows} rows`);
+    // Every kill came once an import had 10,000+ rows: the killed attempts moved rows that were
+    // rolled back, counted at the moment each attempt failed (no longer 0 for a kill that came
+    // before the attempt's first progress sample or heartbeat).
+    assert.ok(chunks.reworkedRows > 0, `reworked ${chunks.reworkedRows} rows after ${killed.size} kills`);
     const types = failureTypes(await historiesOf(h, outcome.workflowId));
     assert.ok(types.includes('ExportKilled'), `failures in history: ${types.join(', ')}`);
   });
@@ -249,6 +253,34 @@ describe('chunked copy (issue 14)', { timeout: 1_800_000 }, () => {
     const longest = Math.max(...histories.map((history) => history.events.length));
     console.log(`${outcome.chunks!.total} chunks, ${histories.length} histories, the longest ${longest} events`);
     assert.ok(longest < 5000, `longest history: ${longest} events`);
+    // No event carries the plan (it is stored on the target): the largest event of the tree,
+    // its encoded size as Temporal stores it, does not grow with the number of chunks.
+    const sizes = histories.flatMap(({ id, events }) =>
+      events.map((event) => ({
+        id,
+        type: EventType[event.eventType ?? 0],
+        bytes: temporal.api.history.v1.HistoryEvent.encode(event).finish().length,
+      })),
+    );
+    const largest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    // The copy's own history: a few events per batch of 100 chunks, so a 10,000-chunk copy (100
+    // batches) adds that many more per batch to what this copy used.
+    const parent = histories.find(({ id }) => id === outcome.workflowId)!.events;
+    const batches = histories.length - 1;
+    const firstChild = parent.findIndex(
+      (event) => event.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    );
+    const lastChild = parent.findLastIndex(
+      (event) => event.eventType === EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
+    );
+    const perBatch = (lastChild - firstChild + 1) / batches;
+    const projected = Math.ceil(parent.length + perBatch * (100 - batches));
+    console.log(
+      `largest event ${largest.bytes} B (${largest.type} in ${largest.id}); the copy's history ${parent.length} events, ` +
+        `${perBatch.toFixed(1)} per batch of ${batches}: 10,000 chunks would take about ${projected}`,
+    );
+    assert.ok(largest.bytes < 16 * 1024, `largest event ${JSON.stringify(largest)}`);
+    assert.ok(projected < 5000, `a 10,000-chunk copy's history: about ${projected} events`);
     // Every chunk's result is in some batch's history, once.
     const done = histories.flatMap(({ events }) =>
       events

@@ -70,7 +70,7 @@ function stubActivities(mismatches: number, calls: Call[]): Activities {
     // A table below the chunk size: the single-stream path these decisions are about.
     planChunks() {
       record('planChunks');
-      return Promise.resolve({ consistency: 'snapshot' as const, chunks: [] });
+      return Promise.resolve({ consistency: 'snapshot' as const, total: 0 });
     },
     holdSnapshot: () => Promise.reject(new Error('not a chunked copy')),
     copyChunk: () => Promise.reject(new Error('not a chunked copy')),

@@ -20,10 +20,13 @@ import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js'
 import { workflowsPath } from '../../src/worker/create-worker.js';
 import { workflowIdForTarget } from '../../src/shared/ids.js';
 import type { TableRef } from '../../src/shared/table-name.js';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { chunkBatchWorkflowId } from '../../src/shared/chunk-spec.js';
 import {
   copyWithExportKilledOnce,
   createCopyHarness,
   makePacedView,
+  makeTable,
   parseJson,
   tableDigestOf,
   type CopyHarness,
@@ -65,6 +68,15 @@ function historyFromJSON(json: unknown): History {
 
 const HISTORY_FILE = fileURLToPath(new URL('../fixtures/histories/copy-table-completed.json', import.meta.url));
 const TABLE: TableRef = { schema: 'public', table: '주문 기록' };
+/*
+ * A chunked copy recorded before chunk plans were stored on the target: planChunks' result holds
+ * the whole plan and the batch child's input the ranges. Re-record only from a version that
+ * still passes plans in payloads (this fixture guards the histories such versions left):
+ *   PGFERRY_RECORD_CHUNKED_HISTORY=1 node --import tsx --test test/integration/replay.test.ts
+ */
+const CHUNKED_FILE = fileURLToPath(new URL('../fixtures/histories/copy-table-chunked.json', import.meta.url));
+const BATCH_FILE = fileURLToPath(new URL('../fixtures/histories/copy-chunk-batch.json', import.meta.url));
+const CHUNKED_TABLE: TableRef = { schema: 'public', table: 'chunked_orders' };
 
 if (process.env.PGFERRY_RECORD_HISTORY === '1') {
   describe('recording the copyTable history', { timeout: 300_000 }, () => {
@@ -86,6 +98,35 @@ if (process.env.PGFERRY_RECORD_HISTORY === '1') {
       const history = await h.client.workflow.getHandle(workflowIdForTarget('target', TABLE)).fetchHistory();
       await mkdir(dirname(HISTORY_FILE), { recursive: true });
       await writeFile(HISTORY_FILE, `${historyToJSON(history)}\n`);
+    });
+  });
+}
+
+if (process.env.PGFERRY_RECORD_CHUNKED_HISTORY === '1') {
+  describe('recording a chunked copyTable history', { timeout: 300_000 }, () => {
+    let h: CopyHarness;
+    before(async () => {
+      h = await createCopyHarness({ name: 'replay-record-chunked' });
+    });
+    after(async () => {
+      await h?.close();
+    });
+
+    test('a chunked copy completes and its history and its batch’s are saved', async () => {
+      await makeTable(h.sourceUrl, CHUNKED_TABLE, { to: 30_000 });
+      const result = await h.cli([
+        ...['copy', '--source', 'source', '--target', 'target', '--table', 'public.chunked_orders'],
+        ...['--chunk-rows', '10000', '--jobs', '2', '--verify', 'checksum', '--wait', '--json'],
+      ]);
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.deepEqual(
+        await tableDigestOf(h.targetUrl, CHUNKED_TABLE),
+        await tableDigestOf(h.sourceUrl, CHUNKED_TABLE),
+      );
+      const workflowId = workflowIdForTarget('target', CHUNKED_TABLE);
+      await writeFile(CHUNKED_FILE, `${historyToJSON(await h.client.workflow.getHandle(workflowId).fetchHistory())}\n`);
+      const batch = await h.client.workflow.getHandle(chunkBatchWorkflowId(workflowId, 1, 0)).fetchHistory();
+      await writeFile(BATCH_FILE, `${historyToJSON(batch)}\n`);
     });
   });
 }
@@ -119,6 +160,30 @@ describe('copyTable replay', { timeout: 120_000 }, () => {
     // npm test builds first (pretest); a missing bundle means the build step did not write it.
     const codePath = fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url));
     await Worker.runReplayHistory({ workflowBundle: { codePath }, replayName: 'copy-table-prebuilt' }, history);
+  });
+
+  test('a chunked copy recorded with the plan in its payloads replays, its batch child too', async () => {
+    const parent = historyFromJSON(JSON.parse(await readFile(CHUNKED_FILE, 'utf8')));
+    const batch = historyFromJSON(JSON.parse(await readFile(BATCH_FILE, 'utf8')));
+    // The fixture is from before the plan moved to the target: the plan is in planChunks' result.
+    const planned = (parent.events ?? []).some((event) => {
+      const payload = event.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+      return payload && Array.isArray(defaultPayloadConverter.fromPayload<{ chunks?: unknown }>(payload)?.chunks);
+    });
+    assert.ok(planned, 'planChunks returned the whole plan in this history');
+    assert.equal(batch.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name, 'copyChunkBatch');
+    // The copy's id: its batch children's ids derive from it.
+    const workflowId = workflowIdForTarget('target', CHUNKED_TABLE);
+    await Worker.runReplayHistory(
+      { workflowsPath: workflowsPath(), replayName: 'copy-table-chunked' },
+      parent,
+      workflowId,
+    );
+    await Worker.runReplayHistory(
+      { workflowsPath: workflowsPath(), replayName: 'copy-chunk-batch' },
+      batch,
+      chunkBatchWorkflowId(workflowId, 1, 0),
+    );
   });
 
   test('the same history fails to replay against a copyTable that schedules other activities', async () => {

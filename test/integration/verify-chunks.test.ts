@@ -40,11 +40,15 @@ describe('verifyChunks (issue 14)', { timeout: 300_000 }, () => {
     });
     const plan = await run(activities.planChunks, {
       source: 'source',
+      target: 'target',
+      copyId: COPY_ID,
       table: TABLE,
       chunking: { chunkRows: 5_000 },
     });
-    assert.ok(plan.chunks.length >= 3, `${plan.chunks.length} chunks`);
-    for (const chunk of plan.chunks) {
+    assert.ok(plan.total >= 3, `${plan.total} chunks`);
+    assert.equal(plan.chunks, undefined, 'the plan stays on the target');
+    for (let n = 0; n < plan.total; n++) {
+      const chunk = { n };
       const result = await run(activities.copyChunk, {
         copyId: COPY_ID,
         generation: 1,
@@ -76,11 +80,13 @@ describe('verifyChunks (issue 14)', { timeout: 300_000 }, () => {
       mismatches.map(({ chunk }) => chunk),
       [0],
     );
+    // Named by its range, read from the plan stored on the target.
+    assert.match(mismatches[0]!.range ?? '', /^public\.verified_orders ctid \[\(0,0\), \(\d+,0\)\)$/);
     // A retried chunk whose ledger row exists is skipped, not copied again.
     const again = await run(activities.copyChunk, {
       copyId: COPY_ID,
       generation: 1,
-      chunk: plan.chunks[1]!,
+      chunk: { n: 1 },
       source: 'source',
       target: 'target',
       staging: staged.staging,

@@ -1,6 +1,6 @@
 /**
- * `pgferry gc --target NAME [--dry-run]`: drops the staging tables and leases of copies that are
- * no longer running. It runs in the CLI, not on a worker: it reads the target's profile from
+ * `pgferry gc --target NAME [--dry-run]`: drops the staging tables, leases and chunk plans and
+ * ledgers of copies that are no longer running. It runs in the CLI, not on a worker: it reads the target's profile from
  * PGFERRY_CONN_<NAME> in this shell, and asks Temporal (TEMPORAL_ADDRESS) about each run.
  */
 import type { Command } from 'commander';
@@ -12,6 +12,11 @@ import { temporalRunIsOpen } from '../../../activities/run-status.js';
 import { CliError } from '../cli-error.js';
 
 function describe(item: GarbageItem, dryRun: boolean): string {
+  if (item.kind === 'chunk-plan') {
+    const run = `workflow ${item.workflowId} run ${item.runId}`;
+    if (item.action === 'kept') return `kept the chunk plan of ${run} (running)`;
+    return `${dryRun ? 'would remove' : 'removed'} the chunk plan (${item.chunks} chunks) and ledger of ${run} (no longer running)`;
+  }
   const owner = item.workflowId ? `workflow ${item.workflowId} run ${item.runId}` : 'no recorded run';
   const how = item.leased ? 'lease' : 'comment';
   if (item.action === 'dropped') {
@@ -24,7 +29,7 @@ function describe(item: GarbageItem, dryRun: boolean): string {
 export function registerGcCommand(program: Command): void {
   program
     .command('gc')
-    .description('drop staging tables and leases of copies that are no longer running')
+    .description('drop staging tables, leases and chunk plans of copies that are no longer running')
     .requiredOption('--target <name>', 'target connection profile (PGFERRY_CONN_<NAME> must be set in this shell)')
     .option('--dry-run', 'list what would be dropped, drop nothing')
     .option('--json', 'print a JSON array of what was found on stdout')
