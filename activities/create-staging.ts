@@ -1,5 +1,4 @@
 /**
-/**
  * createStaging: checks the copy against both catalogs before any data moves and (re)creates an
  * empty staging table: for a target that does not exist, a logged table of the source's
  * definition (target-definition.ts) that publish renames into the target's place, so the target
@@ -8,7 +7,8 @@
  * touches the target. Idempotent: one target transaction, re-runnable.
  * The same transaction takes the target's lease (lease.ts): another open run holding it fails
  * the copy as TargetBusy before anything changes; so does a source and target that are one table
- * on one server under two profile names (InvalidCopySpec).
+ * on one server under two profile names (InvalidCopySpec). With `incremental` it plans the
+ * window first (read-window.ts), so an incremental run needs no separate planWindow step.
  */
 import { log } from '@temporalio/activity';
 import type { Databases } from '../src/db/databases.js';
@@ -31,6 +31,8 @@ import { createSchemaIfMissing, ensureBookkeeping } from '../src/db/bookkeeping.
 import { isSameTable, tableIdentity } from '../src/db/server-identity.js';
 import { currentAttempt, withAttemptSession } from './attempt-fence.js';
 import { takeLease, type RunIsOpen } from './lease.js';
+import { makePlanWindow } from './read-window.js';
+import type { IncrementalSpec, PlannedWindow } from '../src/shared/incremental.js';
 
 export interface CreateStagingInput {
   source: string;
@@ -38,6 +40,8 @@ export interface CreateStagingInput {
   sourceTable: TableRef;
   targetTable: TableRef;
   mode: CopyMode;
+  /** Incremental copy: plan the window first (planWindow's checks and reads), in this same step. */
+  incremental?: IncrementalSpec;
 }
 
 export interface CreateStagingResult {
@@ -49,6 +53,8 @@ export interface CreateStagingResult {
   selectForm: boolean;
   /** The target does not exist: publish creates it from this definition, inside its transaction. */
   createTarget?: TargetDefinition;
+  /** With `incremental`: planWindow's answer, read before staging was created. */
+  window?: PlannedWindow;
 }
 
 const COPYABLE_KINDS = new Set(['r', 'p', 'v', 'm', 'f']);
@@ -93,7 +99,15 @@ function collationDifferences(source: TableDefinition, target: TableDefinition):
 }
 
 export function makeCreateStaging(databases: Databases, runIsOpen: RunIsOpen) {
+  const planWindow = makePlanWindow(databases);
   return async function createStaging(input: CreateStagingInput): Promise<CreateStagingResult> {
+    // A bad cursor column is refused before anything is created, as a separate planWindow would.
+    const window = input.incremental && (await planWindow({ ...input, incremental: input.incremental }));
+    const staged = await createStagingTable(input);
+    return window ? { ...staged, window } : staged;
+  };
+
+  async function createStagingTable(input: CreateStagingInput): Promise<CreateStagingResult> {
     const { sourceTable, targetTable } = input;
     if (input.source.toLowerCase() === input.target.toLowerCase() && sameTable(sourceTable, targetTable)) {
       throw failure(
@@ -211,7 +225,7 @@ export function makeCreateStaging(databases: Databases, runIsOpen: RunIsOpen) {
     } catch (error) {
       throw toFailure(error, 'import', `creating staging for ${formatTable(targetTable)}`);
     }
-  };
+  }
 }
 
 /**
