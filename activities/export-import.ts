@@ -3,7 +3,8 @@
  * (src/pipe). The source row count verifyCounts compares is the export's own COPY tag, the
  * rows the source server sent, so the source table is read once. With verify=checksum the
  * source digest is taken concurrently in a snapshot held here and exported to the export psql,
- * so both read exactly the same data. Heartbeats carry live progress.
+ * so both read exactly the same data. Heartbeats carry live progress. With `verifyStaged` (an
+ * incremental run) it also runs verifyCounts's check once the pipe committed.
  *
  * Failures: every type of docs/design.md's failure table, named for the side that failed first.
  * Idempotent: the import empties staging in its own transaction before loading.
