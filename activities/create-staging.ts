@@ -33,6 +33,8 @@ import { currentAttempt, withAttemptSession } from './attempt-fence.js';
 import { takeLease, type RunIsOpen } from './lease.js';
 import { makePlanWindow } from './read-window.js';
 import type { IncrementalSpec, PlannedWindow } from '../src/shared/incremental.js';
+import type { ChunkingOptions, PlannedChunk } from '../src/shared/chunk-spec.js';
+import { planWindowChunks } from './window-chunks.js';
 
 export interface CreateStagingInput {
   source: string;
@@ -42,6 +44,8 @@ export interface CreateStagingInput {
   mode: CopyMode;
   /** Incremental copy: plan the window first (planWindow's checks and reads), in this same step. */
   incremental?: IncrementalSpec;
+  /** With `incremental`: the chunk flags, to cut a large window into chunks (window-chunks.ts). */
+  chunking?: ChunkingOptions;
 }
 
 export interface CreateStagingResult {
@@ -55,6 +59,8 @@ export interface CreateStagingResult {
   createTarget?: TargetDefinition;
   /** With `incremental`: planWindow's answer, read before staging was created. */
   window?: PlannedWindow;
+  /** With `incremental`: the window's chunks when it is larger than a chunk; absent: one stream. */
+  windowChunks?: PlannedChunk[];
 }
 
 const COPYABLE_KINDS = new Set(['r', 'p', 'v', 'm', 'f']);
@@ -103,9 +109,21 @@ export function makeCreateStaging(databases: Databases, runIsOpen: RunIsOpen) {
   return async function createStaging(input: CreateStagingInput): Promise<CreateStagingResult> {
     // A bad cursor column is refused before anything is created, as a separate planWindow would.
     const window = input.incremental && (await planWindow({ ...input, incremental: input.incremental }));
+    const windowChunks = window && input.chunking ? await chunksOf(input, window, input.chunking) : [];
     const staged = await createStagingTable(input);
-    return window ? { ...staged, window } : staged;
+    return window ? { ...staged, window, ...(windowChunks.length > 0 ? { windowChunks } : {}) } : staged;
   };
+
+  async function chunksOf(input: CreateStagingInput, window: PlannedWindow, chunking: ChunkingOptions) {
+    const column = input.incremental!.column;
+    return databases
+      .withClient(input.source, (client) =>
+        planWindowChunks(client, input.sourceTable, { column, type: window.type, low: window.low }, chunking),
+      )
+      .catch((error: unknown) => {
+        throw toFailure(error, 'export', `planning the chunks of the window by ${column}`);
+      });
+  }
 
   async function createStagingTable(input: CreateStagingInput): Promise<CreateStagingResult> {
     const { sourceTable, targetTable } = input;

@@ -18,7 +18,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ExportImportResult } from '../activities/index.js';
+import type { Activities, ExportImportResult, PlanChunksResult } from '../activities/index.js';
 import type { CopyPhase, CopyProgress, CopyTableInput, CopyTableResult } from '../src/shared/copy-spec.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../src/shared/failure-types.js';
 import { formatBytes, formatCount } from '../src/shared/format.js';
@@ -129,7 +129,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   }
 
   // Chunked copy: planned before anything starts, so a spec it refuses changes nothing. An
-  // incremental window is copied as one stream (chunking a window is not built yet).
+  // incremental window's chunks are planned by createStaging, once the window's low is known.
   const plan =
     patched('chunked-copy') && !input.incremental
       ? await phase('starting', 'planning chunks', () =>
@@ -195,18 +195,22 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
               sourceTable: input.table,
               targetTable,
               mode: input.mode,
-              ...(fewerSteps && incremental ? { incremental } : {}),
+              ...(fewerSteps && incremental ? { incremental, chunking: input.chunking ?? {} } : {}),
             },
           ],
         ),
     );
     const planned = plannedAlone ?? staged.window;
+    // A window larger than a chunk is copied in chunks of the cursor's values (window-chunks.ts).
+    const windowPlan: PlanChunksResult | undefined =
+      incremental && staged.windowChunks ? { consistency: 'snapshot', chunks: staged.windowChunks } : undefined;
+    const chunkPlan = plan ?? windowPlan;
     staging = staged.staging;
     const stagingTable = staged.staging;
 
     const copyChunks = async () => {
       const chunked = await copyInChunks({
-        plan: plan!,
+        plan: chunkPlan!,
         source: input.source,
         target: input.target,
         table: input.table,
@@ -236,7 +240,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     };
     // Above the chunk size the copy runs in chunks (copy-chunks.ts); below, as one stream.
     const pipeStep: Pick<typeof exportImport, 'executeWithOptions'> =
-      plan && plan.chunks.length > 0 ? { executeWithOptions: () => copyChunks() } : exportImport;
+      chunkPlan && chunkPlan.chunks.length > 0 ? { executeWithOptions: () => copyChunks() } : exportImport;
     let copied: ExportImportResult | undefined;
     let attempts = 0;
     // A count mismatch earns exactly one re-copy: the data may have been caught mid-change.
@@ -284,7 +288,8 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         attempt: attempts,
         ...(result.window ? { window: result.window } : {}),
       };
-      if (result.window?.high === null || fewerSteps) {
+      // The chunked window's verifyCounts stays: it compares the chunks' sums with staging.
+      if (result.window?.high === null || (fewerSteps && !windowPlan)) {
         copied = result;
         break;
       }
@@ -317,7 +322,10 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     // and the run completes, saying the cancel came too late.
     if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled before publish');
     if (copied.window?.high === null) return await emptyWindow(copied.window);
-    const window = copied.window;
+    if (windowPlan && planned && incremental && copied.importedRows === 0) {
+      return await emptyWindow({ column: incremental.column, low: planned.low, high: null, rows: 0 });
+    }
+    let window = copied.window;
     const into = `${input.mode} into ${input.target}:${formatTable(targetTable)}`;
     const published = await phase('publish', window ? `${into}, window ${formatWindow(window)}` : into, () =>
       CancellationScope.nonCancellable(() =>
@@ -332,13 +340,30 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
             publishKey: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
             expectedRows: copied.importedRows,
             ...(staged.createTarget ? { createTarget: staged.createTarget } : {}),
-            ...(planned && window?.high
-              ? { watermark: { key: planned.key, type: planned.type, previous: planned.watermark, high: window.high } }
+            ...(planned && (window?.high || windowPlan)
+              ? {
+                  watermark: {
+                    key: planned.key,
+                    type: planned.type,
+                    previous: planned.watermark,
+                    // A chunked window's high: publish reads max(cursor) of staging.
+                    ...(window?.high ? { high: window.high } : {}),
+                  },
+                }
               : {}),
           },
         ]),
       ),
     );
+    if (windowPlan && planned && incremental) {
+      window = {
+        column: incremental.column,
+        low: planned.low,
+        high: published.high ?? null,
+        rows: copied.importedRows,
+      };
+      progress = { ...progress, window };
+    }
     const cancelRequestedDuringPublish = CancellationScope.current().consideredCancelled;
     if (cancelRequestedDuringPublish) log.warn('a cancel arrived while publish ran: the rows were published');
     progress = { ...progress, phase: 'done' };
