@@ -98,8 +98,12 @@ export async function withAttemptSession<T>(
   }
 }
 
-/** Heartbeats `details` now and every `intervalMs` until the returned function is called. */
+/**
+ * Heartbeats `details` now and every `intervalMs` until the returned function is called. A local
+ * activity cannot heartbeat (the workflow task's timeout stands in for it), so it sends none.
+ */
 export function keepHeartbeating(context: Context, details: unknown, intervalMs: number): () => void {
+  if (context.info.isLocal) return () => undefined;
   context.heartbeat(details);
   const timer = setInterval(() => context.heartbeat(details), intervalMs);
   return () => clearInterval(timer);

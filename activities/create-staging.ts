@@ -1,5 +1,4 @@
 /**
-/**
  * createStaging: checks the copy against both catalogs before any data moves and (re)creates an
  * empty staging table: for a target that does not exist, a logged table of the source's
  * definition (target-definition.ts) that publish renames into the target's place, so the target
@@ -8,7 +7,8 @@
  * touches the target. Idempotent: one target transaction, re-runnable.
  * The same transaction takes the target's lease (lease.ts): another open run holding it fails
  * the copy as TargetBusy before anything changes; so does a source and target that are one table
- * on one server under two profile names (InvalidCopySpec).
+ * on one server under two profile names (InvalidCopySpec). With `incremental` it plans the
+ * window first (read-window.ts), so an incremental run needs no separate planWindow step.
  */
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
@@ -32,6 +32,11 @@ import { createSchemaIfMissing, ensureBookkeeping } from '../src/db/bookkeeping.
 import { isSameTable, tableIdentity } from '../src/db/server-identity.js';
 import { currentAttempt, withAttemptSession } from './attempt-fence.js';
 import { takeLease, type RunIsOpen } from './lease.js';
+import { makePlanWindow } from './read-window.js';
+import type { IncrementalSpec, PlannedWindow } from '../src/shared/incremental.js';
+import type { ChunkingOptions, PlannedChunk } from '../src/shared/chunk-spec.js';
+import { planWindowChunks } from './window-chunks.js';
+import { storePlan } from '../src/db/chunk-plan.js';
 
 export interface CreateStagingInput {
   source: string;
@@ -39,6 +44,10 @@ export interface CreateStagingInput {
   sourceTable: TableRef;
   targetTable: TableRef;
   mode: CopyMode;
+  /** Incremental copy: plan the window first (planWindow's checks and reads), in this same step. */
+  incremental?: IncrementalSpec;
+  /** With `incremental`: the chunk flags, to cut a large window into chunks (window-chunks.ts). */
+  chunking?: ChunkingOptions;
 }
 
 export interface CreateStagingResult {
@@ -50,6 +59,13 @@ export interface CreateStagingResult {
   selectForm: boolean;
   /** The target does not exist: publish creates it from this definition, inside its transaction. */
   createTarget?: TargetDefinition;
+  /** With `incremental`: planWindow's answer, read before staging was created. */
+  window?: PlannedWindow;
+  /**
+   * With `incremental`: how many chunks the window's plan holds when it is larger than a chunk
+   * (the plan itself is stored on the target, chunk-plan.ts); absent: one stream.
+   */
+  windowChunks?: number;
 }
 
 const COPYABLE_KINDS = new Set(['r', 'p', 'v', 'm', 'f']);
@@ -117,7 +133,41 @@ async function refuseUnupdatableIdentity(client: pg.ClientBase, table: TableRef,
 }
 
 export function makeCreateStaging(databases: Databases, runIsOpen: RunIsOpen) {
+  const planWindow = makePlanWindow(databases);
   return async function createStaging(input: CreateStagingInput): Promise<CreateStagingResult> {
+    // A bad cursor column is refused before anything is created, as a separate planWindow would.
+    const window = input.incremental && (await planWindow({ ...input, incremental: input.incremental }));
+    const windowChunks = window && input.chunking ? await chunksOf(input, window, input.chunking) : [];
+    const staged = await createStagingTable(input);
+    if (!window) return staged;
+    if (windowChunks.length === 0) return { ...staged, window };
+    return { ...staged, window, windowChunks: await storeWindowPlan(input, windowChunks) };
+  };
+
+  /** Stores the window's chunks as this run's plan, as planChunks does for a whole table. */
+  async function storeWindowPlan(input: CreateStagingInput, chunks: PlannedChunk[]): Promise<number> {
+    const { workflowId, runId } = currentAttempt();
+    return databases
+      .withClient(input.target, (client) =>
+        inTransaction(client, () => storePlan(client, `${workflowId}/${runId}`, 'snapshot', chunks)),
+      )
+      .catch((error: unknown) => {
+        throw toFailure(error, 'import', `storing the chunk plan of the window of ${formatTable(input.sourceTable)}`);
+      });
+  }
+
+  async function chunksOf(input: CreateStagingInput, window: PlannedWindow, chunking: ChunkingOptions) {
+    const column = input.incremental!.column;
+    return databases
+      .withClient(input.source, (client) =>
+        planWindowChunks(client, input.sourceTable, { column, type: window.type, low: window.low }, chunking),
+      )
+      .catch((error: unknown) => {
+        throw toFailure(error, 'export', `planning the chunks of the window by ${column}`);
+      });
+  }
+
+  async function createStagingTable(input: CreateStagingInput): Promise<CreateStagingResult> {
     const { sourceTable, targetTable } = input;
     if (input.source.toLowerCase() === input.target.toLowerCase() && sameTable(sourceTable, targetTable)) {
       throw failure(
@@ -236,7 +286,7 @@ export function makeCreateStaging(databases: Databases, runIsOpen: RunIsOpen) {
     } catch (error) {
       throw toFailure(error, 'import', `creating staging for ${formatTable(targetTable)}`);
     }
-  };
+  }
 }
 
 /**

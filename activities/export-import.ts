@@ -3,7 +3,8 @@
  * (src/pipe). The source row count verifyCounts compares is the export's own COPY tag, the
  * rows the source server sent, so the source table is read once. With verify=checksum the
  * source digest is taken concurrently in a snapshot held here and exported to the export psql,
- * so both read exactly the same data. Heartbeats carry live progress.
+ * so both read exactly the same data. Heartbeats carry live progress. With `verifyStaged` (an
+ * incremental run) it also runs verifyCounts's check once the pipe committed.
  *
  * Failures: every type of docs/design.md's failure table, named for the side that failed first.
  * Idempotent: the import empties staging in its own transaction before loading.
@@ -30,7 +31,8 @@ import { rowDigestQuery, type RowDigest } from './row-digest.js';
 import { readHighMark } from './read-window.js';
 import { windowFilterSql, type WindowFilter } from '../src/db/window-filter.js';
 import type { CopiedWindow, PlannedWindow } from '../src/shared/incremental.js';
-import { attemptApplicationName, fenceEarlierAttempts } from './attempt-fence.js';
+import { attemptApplicationName, fenceEarlierAttempts, withAttemptSession } from './attempt-fence.js';
+import { compareStaged } from './verify-counts.js';
 import { startPipeMetrics, type PipeMetrics } from './pipe-metrics.js';
 
 export interface ExportImportInput {
@@ -46,6 +48,11 @@ export interface ExportImportInput {
   lockTimeoutMs?: number;
   /** Incremental copy: only rows above `low` up to the cursor's maximum in the export's snapshot. */
   window?: Pick<PlannedWindow, 'type' | 'low'> & { column: string };
+  /**
+   * Run verifyCounts's check here, once the pipe committed (CountMismatch as verifyCounts raises
+   * it): an incremental run saves the round trip of a separate activity.
+   */
+  verifyStaged?: boolean;
 }
 
 export interface ExportImportResult {
@@ -216,9 +223,13 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       }
       const digest = await sourceDigest;
       if (digest instanceof Error) throw toFailure(digest, 'export', `digesting ${formatTable(input.sourceTable)}`);
+      const [bytes] = await Promise.all([
+        stagedSize(databases, input.target, input.staging),
+        input.verifyStaged ? verifyStaged(databases, input, piped, digest) : undefined,
+      ]);
       succeeded = true;
       return {
-        bytes: await stagedSize(databases, input.target, input.staging),
+        bytes,
         importedRows: piped.importedRows,
         sourceRows: piped.exportedRows,
         sourceDigest: digest,
@@ -234,6 +245,29 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       await rm(workDir, { recursive: true, force: true });
     }
   };
+}
+
+/** verifyCounts's check on a session named for this attempt; CountMismatch when staging disagrees. */
+async function verifyStaged(
+  databases: Databases,
+  input: ExportImportInput,
+  piped: { exportedRows: number; importedRows: number },
+  sourceDigest: RowDigest | undefined,
+): Promise<void> {
+  const check = {
+    target: input.target,
+    staging: input.staging,
+    columns: input.columns,
+    verify: input.verify,
+    sourceRows: piped.exportedRows,
+    importedRows: piped.importedRows,
+    ...(sourceDigest ? { sourceDigest } : {}),
+  };
+  await withAttemptSession(databases, input.target, 'verifyCounts', (client) => compareStaged(client, check)).catch(
+    (error: unknown) => {
+      throw toFailure(error, 'import', 'counting staging');
+    },
+  );
 }
 
 /** Opens a repeatable-read transaction and exports its snapshot for the export psql. */

@@ -38,8 +38,7 @@ import { adoptStagingAsTarget, targetMissing, type TargetDefinition } from '../s
 import { advanceOwnedSequences } from './owned-sequences.js';
 import { suspendUserTriggers } from './user-triggers.js';
 import { referencingKeys, replaceReferencedRows } from './referencing-keys.js';
-import { advanceIncrementalWatermark } from './watermark-step.js';
-import type { WatermarkAdvance } from '../src/shared/incremental.js';
+import { advanceIncrementalWatermark, type StagedWatermark } from './watermark-step.js';
 import { ensureBookkeeping } from '../src/db/bookkeeping.js';
 import { currentAttempt, withAttemptSession } from './attempt-fence.js';
 import { releaseLease } from './lease.js';
@@ -60,7 +59,7 @@ export interface PublishInput {
   /** From createStaging: the target did not exist, and staging becomes it here, in publish's transaction. */
   createTarget?: TargetDefinition;
   /** Incremental copy: the watermark moves to the window's high mark in this transaction. */
-  watermark?: WatermarkAdvance;
+  watermark?: StagedWatermark;
 }
 
 export interface PublishResult {
@@ -70,6 +69,8 @@ export interface PublishResult {
   rebuiltIndexes: number;
   /** Staging replaced the target table (replace mode, table-swap.ts) instead of its rows moving. */
   swapped: boolean;
+  /** Incremental copy whose high was read from staging (a chunked window): that high. */
+  high?: string;
 }
 
 export interface DropStagingInput {
@@ -77,6 +78,15 @@ export interface DropStagingInput {
   staging: TableRef;
   /** The copy's target table: its lease is released when this run holds it. */
   targetTable?: TableRef;
+}
+
+/** A retried publish of a chunked window: the high its committed attempt advanced the watermark to. */
+async function publishedHigh(client: pg.ClientBase, input: PublishInput): Promise<string | undefined> {
+  const { rows } = await client.query<{ watermark: string }>(
+    'SELECT watermark FROM pgferry.watermarks WHERE publish_key = $1',
+    [input.publishKey],
+  );
+  return rows[0]?.watermark;
 }
 
 async function hasLeases(client: pg.ClientBase): Promise<boolean> {
@@ -180,7 +190,8 @@ export function makePublish(databases: Databases) {
     try {
       await databases.withClient(input.target, ensureBookkeeping);
       const holder = currentAttempt();
-      return await withAttemptSession(databases, input.target, 'publish', async (client) => {
+      let stagedHigh: string | undefined;
+      const published = await withAttemptSession(databases, input.target, 'publish', async (client) => {
         return inTransaction(client, async () => {
           // The lease goes with the publish: committed together, or neither. So does what a
           // chunked copy kept on the target (its plan; its ledger, if forgetChunks did not run).
@@ -193,9 +204,25 @@ export function makePublish(databases: Databases) {
           );
           if (done.rows[0]) {
             await client.query(`DROP TABLE IF EXISTS ${quoteTable(input.staging)}`);
-            return { rows: Number(done.rows[0].rows), alreadyPublished: true, rebuiltIndexes: 0, swapped: false };
+            const high = input.watermark && !input.watermark.high ? await publishedHigh(client, input) : undefined;
+            return {
+              rows: Number(done.rows[0].rows),
+              alreadyPublished: true,
+              rebuiltIndexes: 0,
+              swapped: false,
+              ...(high ? { high } : {}),
+            };
           }
-          if (input.watermark) await advanceIncrementalWatermark(client, input.watermark, input.publishKey);
+          if (input.watermark) {
+            const advancedTo = await advanceIncrementalWatermark(
+              client,
+              input.watermark,
+              input.publishKey,
+              input.staging,
+            );
+            // A chunked window's high is known only here: the result carries it.
+            if (!input.watermark.high) stagedHigh = advancedTo;
+          }
           if (input.createTarget && (await targetMissing(client, input.targetTable))) {
             assertVerifiedRows(await countStaging(client, input.staging), input);
             const indexes = await adoptStagingAsTarget(client, input.staging, input.targetTable, input.createTarget);
@@ -242,6 +269,7 @@ export function makePublish(databases: Databases) {
           return { rows, alreadyPublished: false, rebuiltIndexes: deferred?.count ?? 0, swapped: false };
         });
       });
+      return stagedHigh ? { ...published, high: stagedHigh } : published;
     } catch (error) {
       throw toFailure(error, 'import', `publishing into ${formatTable(input.targetTable)}`);
     }

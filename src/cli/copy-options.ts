@@ -113,9 +113,10 @@ export function copyInputsFromFlags(flags: CopyFlags, env: NodeJS.ProcessEnv = p
   };
   const chunking = chunkingFromFlags(flags);
   const incremental = incrementalFromFlags(flags, mode);
-  if (chunking && incremental) {
+  if (chunking?.consistency === 'chunk' && incremental) {
     throw new CliError(
-      '--chunk-rows, --jobs and --consistency do not apply to --incremental-by yet: a window is copied as one stream',
+      '--consistency chunk cannot copy an incremental window exactly once (chunks read in different snapshots ' +
+        'could see a row whose cursor moved in two ranges or in none): use --consistency snapshot',
     );
   }
   const tables = flags.table.map((value) => table(value, '--table'));

@@ -22,6 +22,12 @@ import { createStubWorkers } from '../support/stub-workers.js';
 const TABLE = { schema: 'public', table: 'decided' };
 const STAGING = { schema: 'pgferry', table: 'stage_decided' };
 const INPUT: CopyTableInput = { source: 'src', target: 'dst', table: TABLE, mode: 'replace' };
+const INCREMENTAL_INPUT: CopyTableInput = { ...INPUT, mode: 'upsert', incremental: { column: 'id' } };
+const WINDOW_PLAN = {
+  key: { targetTable: 'public.decided', sourceProfile: 'src', sourceTable: 'public.decided', column: 'id' },
+  type: 'bigint' as const,
+  watermark: '10',
+};
 
 /** Which activity ran, and as which attempt of its retry policy. */
 type Call = `${keyof Activities}#${number}`;
@@ -31,7 +37,7 @@ function stubActivities(mismatches: number, calls: Call[]): Activities {
   const record = (name: keyof Activities) => calls.push(`${name}#${Context.current().info.attempt}`);
   let verified = 0;
   const stubs: Activities = {
-    createStaging() {
+    createStaging(input) {
       record('createStaging');
       return Promise.resolve({
         staging: STAGING,
@@ -39,12 +45,21 @@ function stubActivities(mismatches: number, calls: Call[]): Activities {
         primaryKey: ['id'],
         selectForm: false,
         createdTarget: false,
+        // An incremental run's createStaging plans the window too (patch 'incremental-fewer-steps').
+        ...(input.incremental ? { window: { ...WINDOW_PLAN, low: '10' } } : {}),
       });
     },
-    exportImport() {
+    exportImport(input) {
       record('exportImport');
       const attempt = Context.current().info.attempt;
-      return Promise.resolve({ bytes: 8192, importedRows: 10, sourceRows: 10, durationMs: 1, attempt });
+      // An incremental run's exportImport verifies staging itself.
+      if (input.verifyStaged && ++verified <= mismatches) {
+        return Promise.reject(
+          failure(FailureType.CountMismatch, 'row counts differ: source 10, imported 10, staged 9'),
+        );
+      }
+      const window = input.window ? { window: { column: 'id', low: input.window.low, high: '20', rows: 10 } } : {};
+      return Promise.resolve({ bytes: 8192, importedRows: 10, sourceRows: 10, durationMs: 1, attempt, ...window });
     },
     verifyCounts() {
       record('verifyCounts');
@@ -97,7 +112,7 @@ describe('copyTable decisions (stubbed activities)', () => {
     await server?.teardown();
   });
 
-  async function runWithStubs(name: string, mismatches: number) {
+  async function runWithStubs(name: string, mismatches: number, input: CopyTableInput = INPUT) {
     const calls: Call[] = [];
     const taskQueue = `decisions-${name}`;
     const worker = await createStubWorkers({
@@ -111,7 +126,7 @@ describe('copyTable decisions (stubbed activities)', () => {
         .execute<(input: CopyTableInput) => Promise<CopyTableResult>>('copyTable', {
           taskQueue,
           workflowId: `decisions-${name}`,
-          args: [INPUT],
+          args: [input],
         })
         .then(
           (result) => ({ result, error: undefined }),
@@ -151,5 +166,21 @@ describe('copyTable decisions (stubbed activities)', () => {
       'verifyCounts#1',
       'dropStaging#1',
     ]);
+  });
+
+  test('an incremental run is createStaging (local), exportImport and publish; its mismatch earns one re-copy', async () => {
+    const { result, error, calls } = await runWithStubs('incremental-once', 1, INCREMENTAL_INPUT);
+    assert.equal(error, undefined);
+    assert.deepEqual(result?.window, { column: 'id', low: '10', high: '20', rows: 10 });
+    assert.deepEqual(calls, ['createStaging#1', 'exportImport#1', 'exportImport#1', 'publish#1']);
+  });
+
+  test('a second mismatch of an incremental run fails it as CountMismatch and drops staging', async () => {
+    const { error, calls } = await runWithStubs('incremental-twice', 2, INCREMENTAL_INPUT);
+    assert.ok(error instanceof WorkflowFailedError, String(error));
+    assert.ok(error.cause instanceof ActivityFailure);
+    assert.ok(error.cause.cause instanceof ApplicationFailure);
+    assert.equal(error.cause.cause.type, FailureType.CountMismatch);
+    assert.deepEqual(calls, ['createStaging#1', 'exportImport#1', 'exportImport#1', 'dropStaging#1']);
   });
 });

@@ -217,3 +217,42 @@ describe('copyTable replay', { timeout: 120_000 }, () => {
     }
   });
 });
+
+/*
+ * An incremental run recorded before the 'incremental-fewer-steps' patch (planWindow, createStaging,
+ * exportImport, verifyCounts, publish; recorded from main at d2bdf25 with the test's harness: a
+ * second `copy --incremental-by id --mode upsert` moving 500 rows). Runs in flight at deploy
+ * replay this older sequence; new runs take the three-step one.
+ */
+const INCREMENTAL_HISTORY_FILE = fileURLToPath(
+  new URL('../fixtures/histories/copy-table-incremental-five-steps.json', import.meta.url),
+);
+
+describe('copyTable replay of an incremental run from before the fewer-steps patch', { timeout: 120_000 }, () => {
+  let history: History;
+  before(async () => {
+    history = historyFromJSON(JSON.parse(await readFile(INCREMENTAL_HISTORY_FILE, 'utf8')));
+  });
+
+  test('the recorded history is a completed five-activity incremental copyTable', () => {
+    const events = history.events ?? [];
+    const activities = events.flatMap((event) => {
+      const name = event.activityTaskScheduledEventAttributes?.activityType?.name;
+      return name ? [name] : [];
+    });
+    assert.deepEqual(activities, ['planWindow', 'createStaging', 'exportImport', 'verifyCounts', 'publish']);
+    assert.equal(events.at(-1)?.eventType, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  });
+
+  test('it replays against the current workflow code', async () => {
+    await Worker.runReplayHistory({ workflowsPath: workflowsPath(), replayName: 'copy-table-incremental' }, history);
+  });
+
+  test('it replays against the prebuilt bundle a compiled worker loads', async () => {
+    const codePath = fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url));
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath }, replayName: 'copy-table-incremental-prebuilt' },
+      history,
+    );
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * `npm run bench:incremental -- [--rows N] [--runs K]`: only issue 16's bench line (see
+ * incremental.ts), without the other variants, plus where the incremental run's time goes: each
+ * activity's schedule-to-start (queue wait) and start-to-close, read from the run's history.
+ * `--runs K` repeats the 1%-change-then-incremental step K times after the one full copy and
+ * reports each ratio and their median. Progress and the figures go to stderr. A local activity
+ * (an incremental run's createStaging) has no scheduled/started events: its time is inside the
+ * "scheduled at" of the activity after it.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { findExecutable } from '../src/pipe/launcher.js';
+import { startFerry, type Ferry } from './ferry.js';
+import { measureIncremental, rerunIncremental } from './incremental.js';
+import { median } from './report.js';
+import { createBenchWorld, prepareData, type BenchWorld } from './world.js';
+
+/** Makes both servers log every statement's duration; returns each log's length now. */
+async function startStatementLog(world: BenchWorld): Promise<number[]> {
+  const sizes: number[] = [];
+  for (const side of ['source', 'target'] as const) {
+    await world.sql(side, 'postgres', 'ALTER SYSTEM SET log_min_duration_statement = 0');
+    await world.sql(side, 'postgres', "ALTER SYSTEM SET log_line_prefix = '%m [%p] %a '");
+    await world.sql(side, 'postgres', 'SELECT pg_reload_conf()');
+    sizes.push((await readFile(join(dirname(world[side].dataDir), 'server.log'), 'utf8')).length);
+  }
+  return sizes;
+}
+
+/** The statements logged since `sizes` at or above `atLeastMs`. */
+async function loggedStatements(world: BenchWorld, sizes: number[], atLeastMs: number): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [i, side] of (['source', 'target'] as const).entries()) {
+    const log = (await readFile(join(dirname(world[side].dataDir), 'server.log'), 'utf8')).slice(sizes[i]);
+    for (const line of log.split('\n')) {
+      const ms = /duration: ([\d.]+) ms/.exec(line);
+      if (ms && Number(ms[1]) >= atLeastMs) lines.push(`${side}: ${line.slice(0, 400)}`);
+    }
+  }
+  return lines;
+}
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
+  return parsed;
+}
+
+const options = new Command('bench:incremental')
+  .option('--rows <n>', 'rows in the source table', positiveInt, 2_000_000)
+  .option('--runs <k>', 'incremental runs after the full copy, each after another 1% changed', positiveInt, 3)
+  .option('--log-statements <ms>', 'after the last run, list the statements both servers logged at or above ms', Number)
+  .parse()
+  .opts<{ rows: number; runs: number; logStatements?: number }>();
+const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+/** Epoch milliseconds of a history event's time (a protobuf Timestamp). */
+function millis(time: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined) {
+  if (!time) return 0;
+  const seconds = typeof time.seconds === 'number' ? time.seconds : (time.seconds?.toNumber() ?? 0);
+  return seconds * 1000 + (time.nanos ?? 0) / 1e6;
+}
+
+/** One line per activity: queue wait and run time, and the workflow's own overhead around them. */
+async function activityTimings(ferry: Ferry, workflowId: string): Promise<string[]> {
+  const history = await ferry.server.env.client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  const first = millis(events[0]?.eventTime);
+  const scheduled = new Map<string, { type: string; at: number }>();
+  const started = new Map<string, number>();
+  const lines: string[] = [];
+  for (const event of events) {
+    const at = millis(event.eventTime) - first;
+    const id = String(event.eventId);
+    if (event.activityTaskScheduledEventAttributes) {
+      scheduled.set(id, { type: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at });
+    } else if (event.activityTaskStartedEventAttributes) {
+      started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), at);
+    } else if (event.activityTaskCompletedEventAttributes) {
+      const key = String(event.activityTaskCompletedEventAttributes.scheduledEventId);
+      const s = scheduled.get(key)!;
+      const st = started.get(key) ?? s.at;
+      lines.push(
+        `${s.type.padEnd(16)} scheduled at ${s.at.toFixed(0).padStart(5)} ms, wait ${(st - s.at).toFixed(0).padStart(4)} ms, ` +
+          `run ${(at - st).toFixed(0).padStart(5)} ms`,
+      );
+    } else if (event.workflowExecutionCompletedEventAttributes) {
+      lines.push(`workflow completed at ${at.toFixed(0)} ms (${events.length} events)`);
+    }
+  }
+  return lines;
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const world = await createBenchWorld(say);
+  let ferry: Ferry | undefined;
+  try {
+    say(`generating ${options.rows} rows`);
+    await prepareData(world, options.rows, 1);
+    ferry = await startFerry(world.profiles, findExecutable('psql')!);
+    const first = await measureIncremental(world, ferry);
+    const ratios = [first.ratio];
+    say(
+      `full copy ${first.fullSeconds.toFixed(2)} s; incremental run 1 (${first.changedRows} rows) ` +
+        `${first.incrementalSeconds.toFixed(3)} s: ${(first.ratio * 100).toFixed(1)}%`,
+    );
+    for (const line of await activityTimings(ferry, first.workflowId)) say(`  ${line}`);
+    for (let run = 2; run <= options.runs; run++) {
+      const sizes =
+        run === options.runs && options.logStatements !== undefined ? await startStatementLog(world) : undefined;
+      const again = await rerunIncremental(world, ferry);
+      const ratio = again.seconds / first.fullSeconds;
+      ratios.push(ratio);
+      say(`incremental run ${run} (${again.rows} rows) ${again.seconds.toFixed(3)} s: ${(ratio * 100).toFixed(1)}%`);
+      for (const line of await activityTimings(ferry, first.workflowId)) say(`  ${line}`);
+      if (sizes) for (const line of await loggedStatements(world, sizes, options.logStatements!)) say(`  ${line}`);
+    }
+    say(`median ratio ${(median(ratios) * 100).toFixed(1)}% over ${ratios.length} runs (goal <= 5%)`);
+  } finally {
+    await ferry?.close().catch((error: unknown) => say(`stopping Temporal: ${String(error)}`));
+    await world.close();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+}
