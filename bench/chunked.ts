@@ -7,7 +7,7 @@
  */
 import type { ChunkStats } from '../src/shared/chunk-spec.js';
 import { withExportKills } from './export-killer.js';
-import type { Ferry } from './ferry.js';
+import { phaseSeconds, type Ferry, type PhaseSeconds } from './ferry.js';
 import type { Measurement } from './report.js';
 import { timePgcopydbClone } from './shell.js';
 import { TABLE, countRows, type BenchWorld } from './world.js';
@@ -34,6 +34,10 @@ export interface ChunkedRound extends ChunkStats {
   id: string;
   kills?: number;
   killedChunks?: string[];
+  /** Rows the source had sent of each killed chunk when it was killed (at least that many were lost). */
+  killedAtRows?: number[];
+  /** Seconds per workflow phase, to compare with the single-stream copy's (copyPhases). */
+  phases: PhaseSeconds;
 }
 
 export interface ChunkedContext {
@@ -69,7 +73,8 @@ async function chunkedCopy(ctx: ChunkedContext, id: string, jobs: number, kills 
     done,
     attempts,
     reworkedRows,
-    ...(made ? { kills: made.kills, killedChunks: made.chunks } : {}),
+    phases: phaseSeconds(result),
+    ...(made ? { kills: made.kills, killedChunks: made.chunks, killedAtRows: made.sentRows } : {}),
   };
 }
 

@@ -19,6 +19,8 @@ export interface ExportKills {
   kills: number;
   /** `g<gen>c<n>` of each killed chunk. */
   chunks: string[];
+  /** Rows the source had sent of each killed chunk when the killer saw it (0 when killed at sight). */
+  sentRows: number[];
 }
 
 export interface ExportKillerOptions {
@@ -66,14 +68,15 @@ function psqlChildren(): Map<string, number> {
   return found;
 }
 
-/** Export sessions on the source that have sent at least `rows` rows. */
-async function exportsPast(client: pg.Client, rows: number): Promise<Set<string>> {
-  const { rows: sessions } = await client.query<{ name: string }>(
-    `SELECT a.application_name AS name FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid)
+/** Export sessions on the source that have sent at least `rows` rows, with the rows sent. */
+async function exportsPast(client: pg.Client, rows: number): Promise<Map<string, number>> {
+  const { rows: sessions } = await client.query<{ name: string; sent: string }>(
+    `SELECT a.application_name AS name, p.tuples_processed::text AS sent
+       FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid)
       WHERE p.command = 'COPY TO' AND a.application_name LIKE 'pgferry/%/export' AND p.tuples_processed >= $1`,
     [rows],
   );
-  return new Set(sessions.map((s) => s.name));
+  return new Map(sessions.map((s) => [s.name, Number(s.sent)]));
 }
 
 /**
@@ -84,7 +87,7 @@ export async function withExportKills<T>(
   options: ExportKillerOptions,
   copy: () => Promise<T>,
 ): Promise<{ value: T; kills: ExportKills }> {
-  const killed: ExportKills = { kills: 0, chunks: [] };
+  const killed: ExportKills = { kills: 0, chunks: [], sentRows: [] };
   const client = options.killAfterRows > 0 ? new pg.Client({ connectionString: options.sourceUrl }) : undefined;
   await client?.connect();
   let running = true;
@@ -104,6 +107,7 @@ export async function withExportKills<T>(
         }
         killed.kills++;
         killed.chunks.push(tag);
+        killed.sentRows.push(ready?.get(appName) ?? 0);
       }
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }

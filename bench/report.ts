@@ -3,6 +3,7 @@ import type { ReaderWait } from './reader-wait.js';
 import type { WorkerRss } from './rss.js';
 import type { IncrementalBench } from './incremental.js';
 import type { ChunkedRound } from './chunked.js';
+import type { PhaseSeconds } from './ferry.js';
 
 export type MeasurementKind = 'variant' | 'reference' | 'publish';
 
@@ -108,6 +109,11 @@ function chunkedLines(results: BenchResults): string[] {
   return [
     `chunked copies (--chunk-rows ${chunked.chunkRows}; pgcopydb --split-tables-larger-than ${chunked.splitBytes} bytes): ` +
       [vs('F-c1', 'F'), vs('F-c2', 'F'), vs('D-split', 'F'), vs('F-c2', 'D-split'), vs('F-c2-kill', 'F-c2')].join('; '),
+    ...[...perId].map(([id, rounds]) => {
+      const phases = [...new Set(rounds.flatMap((c) => Object.keys(c.phases)))] as (keyof PhaseSeconds)[];
+      const medians = phases.map((p) => `${p} ${fixed(median(rounds.map((c) => c.phases[p] ?? 0)))}`);
+      return `  ${id} phases (median s): ${medians.join(', ')}`;
+    }),
     ...[...perId].map(
       ([id, rounds]) =>
         `  ${id} per round: ` +
@@ -115,7 +121,7 @@ function chunkedLines(results: BenchResults): string[] {
           .map(
             (c) =>
               `${c.total} chunks, ${c.attempts} attempts, ${c.reworkedRows} rows reworked` +
-              (c.kills === undefined ? '' : `, ${c.kills} kills (${(c.killedChunks ?? []).join(' ')})`),
+              (c.kills === undefined ? '' : `, ${c.kills} kills at ${(c.killedAtRows ?? []).join('/')} rows sent`),
           )
           .join(' | '),
     ),

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { execa } from 'execa';
 import { findExecutable } from '../src/pipe/launcher.js';
 import { renderChart } from './chart.js';
@@ -48,6 +48,14 @@ const options = program.opts<{
   out: string;
 }>();
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+/** One line per worker warning: each killed chunk export's "Activity failed" would print a stack. */
+function compactLog(entry: LogEntry): void {
+  const meta = (entry.meta ?? {}) as { activityType?: unknown; workflowId?: unknown; error?: unknown };
+  const where = [meta.activityType, meta.workflowId].filter((part) => typeof part === 'string').join(' ');
+  const error = meta.error instanceof Error ? `: ${meta.error.message}` : '';
+  process.stderr.write(`bench: [${entry.level}] ${entry.message}${where ? ` (${where})` : ''}${error}\n`);
+}
 
 async function uptime(): Promise<string> {
   return (await execa('uptime', [], { reject: false })).stdout.trim();
@@ -101,7 +109,7 @@ async function rssCheck(world: BenchWorld, ferry: Ferry, rows: number, smallRows
 
 async function main(): Promise<void> {
   // The in-process worker's state changes and bundling notes would bury the bench's own lines.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('WARN', compactLog) });
   const startedAt = new Date().toISOString();
   const uptimes = [await uptime()];
   const loadBefore = loadavg().map((l) => Number(l.toFixed(2)));

@@ -196,7 +196,8 @@ export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string
     settle: (db, reset) => settle(ctx, db, reset),
   });
   for (const c of chunked) {
-    const killed = c.kills === undefined ? '' : `, ${c.kills} exports killed (${c.killedChunks!.join(' ')})`;
+    const at = (c.killedAtRows ?? []).map((rows, i) => `${c.killedChunks![i]} at ${rows} rows sent`);
+    const killed = c.kills === undefined ? '' : `, ${c.kills} exports killed (${at.join(', ')})`;
     ctx.say(`  (${c.id}: ${c.total} chunks, ${c.attempts} attempts, ${c.reworkedRows} rows reworked${killed})`);
   }
 
