@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- [--rows N] [--rounds K] [--json] [--out DIR]` (issue 6): pgferry against a
- * raw psql pipe (text and binary), pg_dump | psql and pgcopydb, interleaved on the same data,
- * plus worker RSS at two sizes and an empty-table copy. Writes results.json and chart.svg.
+ * `npm run bench -- [--rows N] [--rounds K] [--chunk-rows N] [--json] [--out DIR]` (issue 6): pgferry
+ * against a raw psql pipe (text and binary), pg_dump | psql and pgcopydb, interleaved on the same
+ * data, with issue 14's chunked copies (chunked.ts) in the same rounds, plus worker RSS at two
+ * sizes and an empty-table copy. Writes results.json and chart.svg.
  * Progress and the table go to stderr; with --json the results object goes to stdout as its last
  * line (the Temporal CLI writes a banner to the stdout it inherits).
  */
