@@ -2,6 +2,8 @@
 import type { ReaderWait } from './reader-wait.js';
 import type { WorkerRss } from './rss.js';
 import type { IncrementalBench } from './incremental.js';
+import type { ChunkedRound } from './chunked.js';
+import type { PhaseSeconds } from './ferry.js';
 
 export type MeasurementKind = 'variant' | 'reference' | 'publish';
 
@@ -52,6 +54,8 @@ export interface BenchResults {
   readerWait: ReaderWait[];
   /** Issue 16: an incremental run after 1% changed, against a full copy of the same table. */
   incremental?: IncrementalBench;
+  /** Issue 14: the chunked copies' settings and, per round, what each chunked copy reported. */
+  chunked?: { chunkRows: number; splitBytes: number; exportKills: number; rounds: ChunkedRound[][] };
   targets: TargetCheck[];
 }
 
@@ -77,6 +81,52 @@ export function summarise(measurements: readonly Measurement[], baselineId = 'B'
 }
 
 const fixed = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+
+/**
+ * Measurement `id` against `baseId` of the same run: the ratio of medians, and the median of
+ * per-round ratios (each pair ran in the same round, minutes apart at most).
+ */
+export function compare(
+  measurements: readonly Measurement[],
+  id: string,
+  baseId: string,
+): { ratio: number; paired: number; reading: string } {
+  const m = measurements.find((entry) => entry.id === id);
+  const base = measurements.find((entry) => entry.id === baseId);
+  if (!m || !base) return { ratio: NaN, paired: NaN, reading: 'n/a' };
+  const ratio = median(m.seconds) / median(base.seconds);
+  const paired = median(m.seconds.map((seconds, round) => seconds / (base.seconds[round] ?? NaN)));
+  return { ratio, paired, reading: `${fixed(ratio)}x (paired ${fixed(paired)}x)` };
+}
+
+/** The chunked copies' settings and chunk figures, one line each. */
+function chunkedLines(results: BenchResults): string[] {
+  const chunked = results.chunked;
+  if (!chunked) return [];
+  const vs = (id: string, baseId: string) => `${id} ${compare(results.measurements, id, baseId).reading} of ${baseId}`;
+  const perId = new Map<string, ChunkedRound[]>();
+  for (const round of chunked.rounds) for (const c of round) perId.set(c.id, [...(perId.get(c.id) ?? []), c]);
+  return [
+    `chunked copies (--chunk-rows ${chunked.chunkRows}; pgcopydb --split-tables-larger-than ${chunked.splitBytes} bytes): ` +
+      [vs('F-c1', 'F'), vs('F-c2', 'F'), vs('D-split', 'F'), vs('F-c2', 'D-split'), vs('F-c2-kill', 'F-c2')].join('; '),
+    ...[...perId].map(([id, rounds]) => {
+      const phases = [...new Set(rounds.flatMap((c) => Object.keys(c.phases)))] as (keyof PhaseSeconds)[];
+      const medians = phases.map((p) => `${p} ${fixed(median(rounds.map((c) => c.phases[p] ?? 0)))}`);
+      return `  ${id} phases (median s): ${medians.join(', ')}`;
+    }),
+    ...[...perId].map(
+      ([id, rounds]) =>
+        `  ${id} per round: ` +
+        rounds
+          .map(
+            (c) =>
+              `${c.total} chunks, ${c.attempts} attempts, ${c.reworkedRows} rows reworked` +
+              (c.kills === undefined ? '' : `, ${c.kills} kills at ${(c.killedAtRows ?? []).join('/')} rows sent`),
+          )
+          .join(' | '),
+    ),
+  ];
+}
 
 /** The human-readable report. */
 export function formatReport(results: BenchResults): string {
@@ -124,6 +174,7 @@ export function formatReport(results: BenchResults): string {
           `${w.path === 'swap' ? 'swapping staging in' : 'moving rows'} ${w.longestReadMs} ms of a ${w.publishMs} ms publish`,
       )
       .join('; ')}`,
+    ...chunkedLines(results),
     '"x raw binary" is median / median of B; "paired" is the median of per-round ratios to B.',
     '',
     'targets:',
@@ -142,7 +193,25 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
   const eOverLogged = (by('E')?.median ?? NaN) / (by('B-logged')?.median ?? NaN);
   const bOverD = (by('B')?.median ?? NaN) / (by('D')?.median ?? NaN);
   const fOverDTarget = (by('F')?.median ?? NaN) / (by('D-target')?.median ?? NaN);
+  const jobs1 = compare(results.measurements, 'F-c1', 'F');
+  const faulted = compare(results.measurements, 'F-c2-kill', 'F-c2');
+  const kills = (results.chunked?.rounds ?? []).flatMap((round) =>
+    round.filter((c) => c.id === 'F-c2-kill').map((c) => c.kills ?? 0),
+  );
+  const allKills = kills.length > 0 && kills.every((k) => k === results.chunked?.exportKills);
   return [
+    {
+      name: 'chunked copy --jobs 1 (F-c1) vs single-stream copy of the same table (F)',
+      goal: '<= 1.10x',
+      measured: jobs1.reading,
+      met: jobs1.ratio <= 1.1,
+    },
+    {
+      name: 'chunked copy --jobs 2 with 3 export kills (F-c2-kill) vs uninterrupted (F-c2)',
+      goal: '<= 1.30x, 3 kills every round',
+      measured: `${faulted.reading}; kills per round ${kills.join(', ') || 'none'}`,
+      met: faulted.ratio <= 1.3 && allKills,
+    },
     {
       name: 'whole copy (F) vs raw binary pipe',
       goal: '<= 1.15x',

@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- [--rows N] [--rounds K] [--json] [--out DIR]` (issue 6): pgferry against a
- * raw psql pipe (text and binary), pg_dump | psql and pgcopydb, interleaved on the same data,
- * plus worker RSS at two sizes and an empty-table copy. Writes results.json and chart.svg.
+ * `npm run bench -- [--rows N] [--rounds K] [--chunk-rows N] [--json] [--out DIR]` (issue 6): pgferry
+ * against a raw psql pipe (text and binary), pg_dump | psql and pgcopydb, interleaved on the same
+ * data, with issue 14's chunked copies (chunked.ts) in the same rounds, plus worker RSS at two
+ * sizes and an empty-table copy. Writes results.json and chart.svg.
  * Progress and the table go to stderr; with --json the results object goes to stdout as its last
  * line (the Temporal CLI writes a banner to the stdout it inherits).
  */
@@ -9,12 +10,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { execa } from 'execa';
 import { findExecutable } from '../src/pipe/launcher.js';
 import { renderChart } from './chart.js';
 import { startFerry, type Ferry } from './ferry.js';
 import { checkTargets, formatReport, median, summarise, type BenchResults, type Measurement } from './report.js';
+import { EXPORT_KILLS } from './chunked.js';
 import { measureReaderWait } from './reader-wait.js';
 import { measureIncremental } from './incremental.js';
 import { measureWorkerSubprocess } from './rss.js';
@@ -33,12 +35,28 @@ function positiveInt(value: string): number {
 const program = new Command('bench')
   .option('--rows <n>', 'rows in the source table', positiveInt, 2_000_000)
   .option('--rounds <k>', 'interleaved rounds', positiveInt, 3)
+  .option('--chunk-rows <n>', 'rows per chunk of the chunked copies (default: rows/10, about 10 chunks)', positiveInt)
   .option('--rss-small-rows <n>', 'rows of the small RSS-check copy (default: min(200000, rows/10))', positiveInt)
   .option('--json', 'print results.json to stdout')
   .option('--out <dir>', 'directory for results.json and chart.svg', 'bench-results')
   .parse();
-const options = program.opts<{ rows: number; rounds: number; rssSmallRows?: number; json?: boolean; out: string }>();
+const options = program.opts<{
+  rows: number;
+  rounds: number;
+  chunkRows?: number;
+  rssSmallRows?: number;
+  json?: boolean;
+  out: string;
+}>();
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+/** One line per worker warning: each killed chunk export's "Activity failed" would print a stack. */
+function compactLog(entry: LogEntry): void {
+  const meta = (entry.meta ?? {}) as { activityType?: unknown; workflowId?: unknown; error?: unknown };
+  const where = [meta.activityType, meta.workflowId].filter((part) => typeof part === 'string').join(' ');
+  const error = meta.error instanceof Error ? `: ${meta.error.message}` : '';
+  process.stderr.write(`bench: [${entry.level}] ${entry.message}${where ? ` (${where})` : ''}${error}\n`);
+}
 
 async function uptime(): Promise<string> {
   return (await execa('uptime', [], { reject: false })).stdout.trim();
@@ -92,7 +110,7 @@ async function rssCheck(world: BenchWorld, ferry: Ferry, rows: number, smallRows
 
 async function main(): Promise<void> {
   // The in-process worker's state changes and bundling notes would bury the bench's own lines.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('WARN', compactLog) });
   const startedAt = new Date().toISOString();
   const uptimes = [await uptime()];
   const loadBefore = loadavg().map((l) => Number(l.toFixed(2)));
@@ -113,11 +131,15 @@ async function main(): Promise<void> {
     say('starting the Temporal dev server and an in-process worker');
     ferry = await startFerry(world.profiles, psqlPath);
 
+    const chunkRows = options.chunkRows ?? Math.max(1, Math.ceil(facts.rows / 10));
+    // pgcopydb cuts a table into size / threshold parts: about as many as pgferry's chunks.
+    const splitBytes = Math.max(1, Math.ceil(facts.heapBytes / Math.max(1, Math.round(facts.rows / chunkRows))));
+    say(`chunked copies: --chunk-rows ${chunkRows}; pgcopydb --split-tables-larger-than ${splitBytes} bytes`);
     const seconds = new Map<string, number[]>(MEASUREMENTS.map((m) => [m.id, []]));
     const extras: RoundExtras[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       say(`round ${round} of ${options.rounds} (load ${loadavg()[0]!.toFixed(2)})`);
-      const result = await runRound({ world, ferry, rows: facts.rows, say });
+      const result = await runRound({ world, ferry, rows: facts.rows, chunkRows, splitBytes, say });
       for (const [id, value] of result.seconds) seconds.get(id)!.push(value);
       extras.push(result.extras);
     }
@@ -167,6 +189,7 @@ async function main(): Promise<void> {
       emptyCopy,
       readerWait,
       incremental,
+      chunked: { chunkRows, splitBytes, exportKills: EXPORT_KILLS, rounds: extras.map((e) => e.chunked) },
     };
     const results: BenchResults = { ...partial, targets: checkTargets(partial) };
     const out = resolve(options.out);

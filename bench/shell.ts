@@ -3,7 +3,7 @@
  * psql, pg_dump and pgcopydb. Connection strings carry no password (a pgpass file does), and
  * variables reach the script through its environment, never spliced into the script text.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -59,6 +59,27 @@ export async function timePgcopydb(env: Record<string, string>): Promise<number>
   try {
     const script = 'pgcopydb copy table-data --source "$SRC" --target "$DST" --dir "$WORK_DIR" --table-jobs 1';
     return (await timeScript('pgcopydb copy table-data', script, { ...env, WORK_DIR: dir })).seconds;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `pgcopydb clone --table-jobs 2 --split-tables-larger-than <bytes>` restricted to the source
+ * table by a filter file: pgcopydb's same-table concurrency (COPY of key ranges of one table in
+ * parallel). clone also creates the table, builds its primary key and runs VACUUM ANALYZE (this
+ * pgcopydb has no flag to skip it), into `$DST`, which must be an empty database.
+ */
+export async function timePgcopydbClone(env: Record<string, string>, splitBytes: number): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'pgferry-bench-pgcopydb-'));
+  try {
+    const filters = join(dir, 'filters.ini');
+    await writeFile(filters, `[include-only-table]\n${env.SRC_TABLE}\n`);
+    const script =
+      'pgcopydb clone --source "$SRC" --target "$DST" --dir "$WORK_DIR/work" --filters "$FILTERS" ' +
+      '--table-jobs 2 --index-jobs 2 --split-tables-larger-than "$SPLIT_BYTES" --no-owner --no-acl';
+    const cloneEnv = { ...env, WORK_DIR: dir, FILTERS: filters, SPLIT_BYTES: String(splitBytes) };
+    return (await timeScript('pgcopydb clone', script, cloneEnv)).seconds;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { quoteTable } from '../src/shared/table-name.js';
 import type { CreateStagingResult } from '../activities/index.js';
+import { CHUNKED_MEASUREMENTS, runChunkedRound, type ChunkedRound } from './chunked.js';
 import type { Ferry, PhaseSeconds } from './ferry.js';
 import { phaseSeconds } from './ferry.js';
 import type { Measurement } from './report.js';
@@ -35,6 +36,7 @@ export const MEASUREMENTS: Omit<Measurement, 'seconds'>[] = [
     label: 'pgferry copy --mode replace (Temporal)',
     loadsInto: 'staging swapped in: logged + PK',
   },
+  ...CHUNKED_MEASUREMENTS,
   { id: 'B-freeze', kind: 'reference', label: 'raw binary, TRUNCATE + COPY FREEZE', loadsInto: STAGING_KIND },
   {
     id: 'B-logged',
@@ -57,6 +59,10 @@ export interface RoundContext {
   world: BenchWorld;
   ferry: Ferry;
   rows: number;
+  /** `--chunk-rows` of the chunked copies (chunked.ts). */
+  chunkRows: number;
+  /** pgcopydb's `--split-tables-larger-than` in bytes (chunked.ts). */
+  splitBytes: number;
   say(message: string): void;
 }
 
@@ -65,6 +71,8 @@ export interface RoundExtras {
   rssPeakMB: number;
   rssBeforeMB: number;
   binaryBytes: number;
+  /** Chunk figures of the chunked copies, kills included. */
+  chunked: ChunkedRound[];
 }
 
 async function targetSql(ctx: RoundContext, db: string, text: string): Promise<void> {
@@ -182,6 +190,16 @@ export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string
   }
   if (copy.result.rows !== ctx.rows) throw new Error(`F copied ${copy.result.rows} rows, expected ${ctx.rows}`);
   record('F', copy.seconds);
+  const chunked = await runChunkedRound({
+    ...ctx,
+    record,
+    settle: (db, reset) => settle(ctx, db, reset),
+  });
+  for (const c of chunked) {
+    const at = (c.killedAtRows ?? []).map((rows, i) => `${c.killedChunks![i]} at ${rows} rows sent`);
+    const killed = c.kills === undefined ? '' : `, ${c.kills} exports killed (${at.join(', ')})`;
+    ctx.say(`  (${c.id}: ${c.total} chunks, ${c.attempts} attempts, ${c.reworkedRows} rows reworked${killed})`);
+  }
 
   const freezeEnv = toolEnv(ctx, 'public.bench_rows');
   record(
@@ -217,6 +235,12 @@ export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string
   const pkEnv = { ...env, DST: ctx.world.uri('target', 'bench_pk') };
   record('D-target', await timeTool(ctx, 'D-target', 'bench_rows', () => timePgcopydb(pkEnv), 'bench_pk'));
   ctx.say(`  (bench RSS before F ${rssBeforeMB.toFixed(0)} MB, peak during F ${rssPeakMB.toFixed(0)} MB)`);
-  const extras = { phases: phaseSeconds(copy.result), rssPeakMB, rssBeforeMB, binaryBytes: copy.result.bytes };
+  const extras = {
+    phases: phaseSeconds(copy.result),
+    rssPeakMB,
+    rssBeforeMB,
+    binaryBytes: copy.result.bytes,
+    chunked,
+  };
   return { seconds, extras };
 }

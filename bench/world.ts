@@ -93,6 +93,8 @@ export interface SourceFacts {
   smallRows: number;
   /** Size of the table on disk, with its primary key. */
   tableBytes: number;
+  /** pg_table_size: heap and TOAST, no index (what pgcopydb splits by). */
+  heapBytes: number;
 }
 
 /** Creates every database and table, fills the sources with generate_series, then VACUUM ANALYZE. */
@@ -119,10 +121,16 @@ export async function prepareData(world: BenchWorld, rows: number, smallRows: nu
   const facts = await world.sql(
     'source',
     'bench',
-    `SELECT count(*)::bigint AS rows, pg_total_relation_size('bench_rows')::bigint AS table_bytes FROM bench_rows`,
+    `SELECT count(*)::bigint AS rows, pg_total_relation_size('bench_rows')::bigint AS table_bytes,
+            pg_table_size('bench_rows')::bigint AS heap_bytes FROM bench_rows`,
   );
-  const row = facts.rows[0] as { rows: string; table_bytes: string };
-  return { rows: Number(row.rows), smallRows, tableBytes: Number(row.table_bytes) };
+  const row = facts.rows[0] as { rows: string; table_bytes: string; heap_bytes: string };
+  return {
+    rows: Number(row.rows),
+    smallRows,
+    tableBytes: Number(row.table_bytes),
+    heapBytes: Number(row.heap_bytes),
+  };
 }
 
 /** Row count of a table in a database. */

@@ -14,7 +14,7 @@ import { findExecutable } from '../../src/pipe/launcher.js';
 import type { BenchResults } from '../../bench/report.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const VARIANTS = ['A', 'B', 'C', 'D', 'E', 'F'];
+const VARIANTS = ['A', 'B', 'C', 'D', 'E', 'F', 'F-c1', 'F-c2', 'F-c2-kill', 'D-split'];
 
 test(
   'bench smoke run (issue 6) reports every variant with numbers and writes chart.svg',
@@ -73,6 +73,30 @@ test(
       );
       for (const wait of results.readerWait) assert.ok(wait.reads > 0 && wait.longestReadMs >= 0);
       assert.ok(results.targets.length >= 5);
+
+      // Issue 14: the chunked copies ran in chunks, and the fault run's kills were retried.
+      assert.equal(results.chunked?.chunkRows, 200, 'about 10 chunks of the 2,000 rows');
+      assert.ok((results.chunked?.splitBytes ?? 0) > 0);
+      const chunked = results.chunked.rounds[0]!;
+      assert.deepEqual(
+        chunked.map((c) => c.id),
+        ['F-c1', 'F-c2', 'F-c2-kill'],
+      );
+      for (const c of chunked) {
+        assert.ok(c.total > 1 && c.done === c.total, `${c.id}: ${JSON.stringify(c)}`);
+      }
+      const faulted = chunked[2]!;
+      assert.ok(faulted.kills !== undefined && faulted.kills >= 1, `no export was killed: ${JSON.stringify(faulted)}`);
+      assert.ok(
+        faulted.attempts >= faulted.total + faulted.kills,
+        `killed chunks were retried: ${JSON.stringify(faulted)}`,
+      );
+      for (const name of ['F-c1', 'F-c2-kill']) {
+        assert.ok(
+          results.targets.some((t) => t.name.includes(name)),
+          `a target line compares ${name}`,
+        );
+      }
 
       const svg = readFileSync(join(out, 'chart.svg'), 'utf8');
       assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
