@@ -97,7 +97,7 @@ describe('incremental copies under faults (issue 16)', { timeout: 600_000 }, () 
       await setPace(h.sourceUrl, 0);
     }
     const result = await copying.done;
-    assert.equal(result.exitCode, 0, result.stderr);
+    assert.equal(result.exitCode, 0, `${result.stderr} ${result.stdout}`);
     const outcome = parseJson<CopyOutcome>(result);
     assert.deepEqual(outcome.window, { column: 'id', low: '100000', high: '200000', rows: 100_000 });
     assert.equal(outcome.rows, 100_000);
