@@ -12,6 +12,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { query, withClient } from '../support/pg.js';
 import { childProcesses } from '../support/processes.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   makeTable,
   parseJson,
@@ -28,7 +29,7 @@ const { EventType } = temporal.api.enums.v1;
 const table = (name: string): TableRef => ({ schema: 'public', table: name });
 
 function assertCompleted(result: CliResult): CopyOutcome {
-  assert.equal(result.exitCode, 0, `copy exited ${result.exitCode}: ${result.stderr} ${result.stdout}`);
+  assertExitedOk(result, 'copy');
   const outcome = parseJson<CopyOutcome>(result);
   assert.equal(outcome.status, 'COMPLETED');
   return outcome;

@@ -16,6 +16,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { query } from '../support/pg.js';
 import { childProcesses } from '../support/processes.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   makeTable,
   parseJson,
@@ -105,7 +106,7 @@ describe('chunked copy across workers (issue 14)', { timeout: 900_000 }, () => {
       ...['--consistency', 'chunk', '--chunk-rows', String(CHUNK_ROWS), '--jobs', '3'],
       ...['--heartbeat-timeout', '5s', '--json'],
     ]);
-    assert.equal(started.exitCode, 0, started.stderr);
+    assertExitedOk(started);
     assert.equal(parseJson<{ workflowId: string }>(started).workflowId, workflowId);
 
     // Kill the victim once it has completed a chunk and is running another one.

@@ -12,6 +12,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { query } from '../support/pg.js';
 import { psqlChildren, waitForPsqlPair } from '../support/processes.js';
 import {
+  assertExitedOk,
   copyWithExportKilledOnce,
   createCopyHarness,
   digestOf,
@@ -48,7 +49,7 @@ const HOLD = 20;
 
 /** Asserts `copy --wait --json` completed, with exactly the documented keys. */
 function assertCompleted(result: CliResult, rows: number): CopyJson {
-  assert.equal(result.exitCode, 0, `copy exited ${result.exitCode}: ${result.stderr}`);
+  assertExitedOk(result, 'copy');
   const outcome = parseJson<CopyJson>(result);
   assert.deepEqual(Object.keys(outcome).sort(), ['bytes', 'durationMs', 'rows', 'runId', 'status', 'workflowId']);
   assert.equal(outcome.status, 'COMPLETED');
@@ -104,7 +105,7 @@ describe('pgferry copy through the CLI (issue 4)', { timeout: 900_000 }, () => {
   /** The same, as `pgferry list --json` shows them. */
   const listedIds = async () => {
     const result = await h.cli(['list', '--json', '--limit', '1000']);
-    assert.equal(result.exitCode, 0, result.stderr);
+    assertExitedOk(result);
     return parseJson<{ workflowId: string; runId: string }[]>(result)
       .map((run) => `${run.workflowId}/${run.runId}`)
       .sort();
@@ -231,7 +232,7 @@ describe('pgferry copy through the CLI (issue 4)', { timeout: 900_000 }, () => {
       await waitForRowsImported(h.targetUrl);
 
       const cancel = await h.cli(['cancel', workflowId]);
-      assert.equal(cancel.exitCode, 0, cancel.stderr);
+      assertExitedOk(cancel);
 
       const result = await copying.done;
       assert.notEqual(result.exitCode, 0);
@@ -298,7 +299,7 @@ describe('pgferry copy through the CLI (issue 4)', { timeout: 900_000 }, () => {
     assert.equal(error.cause.cause.nonRetryable, true);
 
     const status = await h.cli(['status', outcome.workflowId, '--json']);
-    assert.equal(status.exitCode, 0, status.stderr);
+    assertExitedOk(status);
     const attempts = parseJson<StatusJson>(status).attempts;
     assert.deepEqual(
       attempts.map(({ activity, attempt, failureType }) => ({ activity, attempt, failureType })),
@@ -338,7 +339,7 @@ describe('pgferry copy through the CLI (issue 4)', { timeout: 900_000 }, () => {
     const outcome = assertCompleted(await copyWithExportKilledOnce(h, 'public.killed_orders', HOLD), 50_000);
 
     const status = await h.cli(['status', outcome.workflowId, '--json']);
-    assert.equal(status.exitCode, 0, status.stderr);
+    assertExitedOk(status);
     const attempts = parseJson<StatusJson>(status).attempts;
     assert.deepEqual(
       attempts.map(({ activity, attempt, failureType }) => ({ activity, attempt, failureType })),

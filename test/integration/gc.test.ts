@@ -12,6 +12,7 @@ import { inTransaction } from '../../src/db/databases.js';
 import { ledgerKey } from '../../src/db/chunk-ledger.js';
 import { storePlan } from '../../src/db/chunk-plan.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   makePacedView,
   makeTable,
@@ -89,7 +90,7 @@ describe('pgferry gc (issue 15)', { timeout: 300_000 }, () => {
 
     try {
       const dry = await h.cli(['gc', '--target', 'target', '--dry-run', '--json']);
-      assert.equal(dry.exitCode, 0, dry.stderr);
+      assertExitedOk(dry);
       const listed = parseJson<GarbageJson[]>(dry);
       assert.deepEqual(
         listed
@@ -103,7 +104,7 @@ describe('pgferry gc (issue 15)', { timeout: 300_000 }, () => {
       assert.deepEqual((await stagingTables(h.targetUrl)).sort(), [leftBehind, live].sort(), 'dry run drops nothing');
 
       const collected = await h.cli(['gc', '--target', 'target']);
-      assert.equal(collected.exitCode, 0, collected.stderr);
+      assertExitedOk(collected);
       assert.match(collected.stdout, new RegExp(`dropped public\\.${leftBehind} `));
       assert.match(collected.stdout, new RegExp(`kept public\\.${live} `));
       assert.deepEqual(await stagingTables(h.targetUrl), [live]);
@@ -164,7 +165,7 @@ describe('pgferry gc (issue 15)', { timeout: 300_000 }, () => {
     );
 
     const dry = await h.cli(['gc', '--target', 'target', '--dry-run', '--json']);
-    assert.equal(dry.exitCode, 0, dry.stderr);
+    assertExitedOk(dry);
     const listed = parseJson<GarbageJson[]>(dry);
     assert.deepEqual(
       listed.map(({ kind, workflowId: id, action }) => ({ kind, workflowId: id, action })),
@@ -176,7 +177,7 @@ describe('pgferry gc (issue 15)', { timeout: 300_000 }, () => {
     assert.deepEqual(await kept(key), left, 'dry run removes nothing');
 
     const collected = await h.cli(['gc', '--target', 'target']);
-    assert.equal(collected.exitCode, 0, collected.stderr);
+    assertExitedOk(collected);
     assert.match(
       collected.stdout,
       /removed the chunk plan \(2 chunks\) and ledger of workflow pgferry:target:public\.gc_never_staged /,

@@ -11,6 +11,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { query } from '../support/pg.js';
 import { childProcesses } from '../support/processes.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   digestOf,
   makePacedView,
@@ -84,7 +85,7 @@ describe('incremental windows in chunks (issue 16)', { timeout: 600_000 }, () =>
       await setPace(h.sourceUrl, 0);
     }
     const result = await copying.done;
-    assert.equal(result.exitCode, 0, result.stderr);
+    assertExitedOk(result);
     const outcome = parseJson<CopyOutcome>(result);
     assert.deepEqual(outcome.window, { column: 'id', low: '50000', high: '350000', rows: 300_000 });
     assert.equal(outcome.rows, 300_000);
@@ -109,7 +110,7 @@ describe('incremental windows in chunks (issue 16)', { timeout: 600_000 }, () =>
        CREATE INDEX ON public.inc_batches (batch);`,
     );
     const first = await h.cli(copyArgs('inc_batches', 'batch', ['--chunk-rows', '25500']));
-    assert.equal(first.exitCode, 0, first.stderr);
+    assertExitedOk(first);
     const outcome = parseJson<CopyOutcome>(first);
     assert.deepEqual(outcome.window, { column: 'batch', low: null, high: '100', rows: 100_000 });
     assert.ok((outcome.chunks?.total ?? 0) >= 4, JSON.stringify(outcome.chunks));
@@ -125,7 +126,7 @@ describe('incremental windows in chunks (issue 16)', { timeout: 600_000 }, () =>
       `INSERT INTO public.inc_batches SELECT i, 100 + (i - 100000) / 1000, 'b' || i FROM generate_series(100001, 103000) i`,
     );
     const second = await h.cli(copyArgs('inc_batches', 'batch', ['--chunk-rows', '25500']));
-    assert.equal(second.exitCode, 0, second.stderr);
+    assertExitedOk(second);
     // batch 100's new rows (100001..100999) were not above the watermark 100: an append cursor must
     // only grow, as the README says; rows with batch 101..103 are the new window.
     const next = parseJson<CopyOutcome>(second);

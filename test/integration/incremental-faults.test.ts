@@ -10,6 +10,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { query, waitForLockWaiters, withClient } from '../support/pg.js';
 import { childProcesses } from '../support/processes.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   digestOf,
   makePacedView,
@@ -97,7 +98,7 @@ describe('incremental copies under faults (issue 16)', { timeout: 600_000 }, () 
       await setPace(h.sourceUrl, 0);
     }
     const result = await copying.done;
-    assert.equal(result.exitCode, 0, `${result.stderr} ${result.stdout}`);
+    assertExitedOk(result);
     const outcome = parseJson<CopyOutcome>(result);
     assert.deepEqual(outcome.window, { column: 'id', low: '100000', high: '200000', rows: 100_000 });
     assert.equal(outcome.rows, 100_000);
@@ -125,7 +126,7 @@ describe('incremental copies under faults (issue 16)', { timeout: 600_000 }, () 
     );
     if (workers.length === 0) startWorker();
     const first = await h.cli(copyArgs('inc_pub'));
-    assert.equal(first.exitCode, 0, first.stderr);
+    assertExitedOk(first);
     await query(h.sourceUrl, `INSERT INTO public.inc_pub SELECT i, 'p' || i FROM generate_series(1001, 2000) i`);
 
     let copying: RunningCli | undefined;
@@ -144,7 +145,7 @@ describe('incremental copies under faults (issue 16)', { timeout: 600_000 }, () 
     assert.equal((await watermark('inc_pub'))?.watermark, '1000', 'the killed publish moved nothing');
     startWorker();
     const result = await copying!.done;
-    assert.equal(result.exitCode, 0, result.stderr);
+    assertExitedOk(result);
     const outcome = parseJson<CopyOutcome>(result);
     assert.deepEqual(outcome.window, { column: 'id', low: '1000', high: '2000', rows: 1000 });
     const status = parseJson<StatusJson>(await h.cli(['status', outcome.workflowId, '--json']));

@@ -12,7 +12,14 @@ import { after, before, describe, test } from 'node:test';
 import type { CopyTableResult } from '../../src/shared/copy-spec.js';
 import type { CopyScheduleInfo } from '../../src/client/schedules.js';
 import { query, withClient } from '../support/pg.js';
-import { createCopyHarness, digestOf, parseJson, waitFor, type CopyHarness } from '../support/copy-harness.js';
+import {
+  assertExitedOk,
+  createCopyHarness,
+  digestOf,
+  parseJson,
+  waitFor,
+  type CopyHarness,
+} from '../support/copy-harness.js';
 
 const SCHEDULE = 'inc-every-10s';
 
@@ -51,7 +58,7 @@ describe('an incremental schedule while the source changes (issue 16)', { timeou
       ...['--source', 'source', '--target', 'target', '--table', 'inc_live'],
       ...['--incremental-by', 'updated_at', '--mode', 'upsert'],
     ]);
-    assert.equal(created.exitCode, 0, created.stderr);
+    assertExitedOk(created);
 
     // The writer: one connection, an insert and an update of an older row every 50 ms, for two runs.
     let nextId = 2001;

@@ -9,7 +9,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CopyOutcome } from '../../src/client/outcome.js';
 import { query, withClient } from '../support/pg.js';
-import { createCopyHarness, digestOf, parseJson, stagingTables, type CopyHarness } from '../support/copy-harness.js';
+import {
+  assertExitedOk,
+  createCopyHarness,
+  digestOf,
+  parseJson,
+  stagingTables,
+  type CopyHarness,
+} from '../support/copy-harness.js';
 
 describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
   let h: CopyHarness;
@@ -37,7 +44,7 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
       '--wait',
       '--json',
     ]);
-    assert.equal(result.exitCode, 0, `copy exited ${result.exitCode}: ${result.stderr}`);
+    assertExitedOk(result, 'copy');
     return parseJson<CopyOutcome>(result);
   }
 
@@ -143,7 +150,7 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
       ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_empty'],
       ...['--incremental-by', 'id', '--mode', 'append', '--wait'],
     ]);
-    assert.equal(spoken.exitCode, 0, spoken.stderr);
+    assertExitedOk(spoken);
     assert.match(spoken.stderr, /COMPLETED: 0 rows, .*, window id in \(100, 100\]/);
     const again = await copy('inc_empty', 'id');
     assert.equal(again.status, 'COMPLETED');
@@ -214,14 +221,14 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     assert.equal(bad.exitCode, 2);
     assert.match(bad.stderr, /"forty" is not a bigint value/);
     const set = await h.cli(['watermark', 'set', ...args, '40']);
-    assert.equal(set.exitCode, 0, set.stderr);
+    assertExitedOk(set);
     await query(h.targetUrl, 'DELETE FROM public.inc_manual WHERE id > 40');
     const again = await copy('inc_manual', 'id');
     assert.deepEqual(again.window, { column: 'id', low: '40', high: '50', rows: 10 });
     await assertSameRows('inc_manual');
 
     const reset = await h.cli(['watermark', 'reset', ...args]);
-    assert.equal(reset.exitCode, 0, reset.stderr);
+    assertExitedOk(reset);
     assert.equal(await watermark('inc_manual', 'id'), undefined);
     await query(h.targetUrl, 'TRUNCATE public.inc_manual');
     const all = await copy('inc_manual', 'id');
@@ -240,7 +247,7 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
         ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_batch_a', '--table', 'inc_batch_b'],
         ...['--incremental-by', 'id', '--mode', 'append', '--wait', '--json'],
       ]);
-      assert.equal(result.exitCode, 0, result.stderr);
+      assertExitedOk(result);
       return parseJson<{ results: { workflowId: string; window?: unknown }[] }>(result).results;
     };
     const first = await batch();

@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ListedCopy } from '../../src/client/list-copies.js';
-import { createCopyHarness, makeTable, parseJson, waitFor, type CopyHarness } from '../support/copy-harness.js';
+import {
+  assertExitedOk,
+  createCopyHarness,
+  makeTable,
+  parseJson,
+  waitFor,
+  type CopyHarness,
+} from '../support/copy-harness.js';
 
 describe('pgferry list (issue 15)', { timeout: 300_000 }, () => {
   let h: CopyHarness;
@@ -21,7 +28,7 @@ describe('pgferry list (issue 15)', { timeout: 300_000 }, () => {
   };
   const list = async (...args: string[]) => {
     const result = await h.cli(['list', '--json', ...args]);
-    assert.equal(result.exitCode, 0, result.stderr);
+    assertExitedOk(result);
     return parseJson<ListedCopy[]>(result);
   };
 

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import {
+  assertExitedOk,
   createCopyHarness,
   makeTable,
   parseJson,
@@ -50,7 +51,7 @@ describe('prebuilt workflow bundle (issue 15)', { timeout: 300_000 }, () => {
       const copy = await h.cli(
         ['copy', '--source', 'source', '--target', 'target', '--table', 'bundled_orders'].concat(['--wait', '--json']),
       );
-      assert.equal(copy.exitCode, 0, copy.stderr);
+      assertExitedOk(copy);
       assert.equal(parseJson<{ status: string }>(copy).status, 'COMPLETED');
       assert.deepEqual(
         await tableDigestOf(h.targetUrl, { schema: 'public', table: 'bundled_orders' }),

@@ -13,6 +13,7 @@ import { workflowIdForTarget } from '../../src/shared/ids.js';
 import { quoteTable, type TableRef } from '../../src/shared/table-name.js';
 import { query, waitForLockWaiters, withClient } from '../support/pg.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   makeTable,
   parseJson,
@@ -51,7 +52,7 @@ describe('worker lost during publish (issue 12.3)', { timeout: 600_000 }, () => 
         ...['copy', '--source', 'source', '--target', 'target', '--table', 'public.crash_publish'],
         ...['--mode', 'append', '--json'],
       ]);
-      assert.equal(started.exitCode, 0, started.stderr);
+      assertExitedOk(started);
       assert.equal(parseJson<{ workflowId: string }>(started).workflowId, workflowId);
       await waitForLockWaiters(h.targetUrl, TABLE, 1, 300_000);
       const { rows } = await locker.query<{ name: string }>(

@@ -23,6 +23,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { chunkBatchWorkflowId } from '../../src/shared/chunk-spec.js';
 import {
+  assertExitedOk,
   copyWithExportKilledOnce,
   createCopyHarness,
   makePacedView,
@@ -91,7 +92,7 @@ if (process.env.PGFERRY_RECORD_HISTORY === '1') {
     test('a copy whose export is killed once completes and its history is saved', async () => {
       await makePacedView(h.sourceUrl, TABLE, 20_000);
       const result = await copyWithExportKilledOnce(h, 'public."주문 기록"', 20);
-      assert.equal(result.exitCode, 0, result.stderr);
+      assertExitedOk(result);
       assert.equal(parseJson<{ status: string }>(result).status, 'COMPLETED');
       assert.deepEqual(await tableDigestOf(h.targetUrl, TABLE), await tableDigestOf(h.sourceUrl, TABLE));
 
@@ -118,7 +119,7 @@ if (process.env.PGFERRY_RECORD_CHUNKED_HISTORY === '1') {
         ...['copy', '--source', 'source', '--target', 'target', '--table', 'public.chunked_orders'],
         ...['--chunk-rows', '10000', '--jobs', '2', '--verify', 'checksum', '--wait', '--json'],
       ]);
-      assert.equal(result.exitCode, 0, result.stderr);
+      assertExitedOk(result);
       assert.deepEqual(
         await tableDigestOf(h.targetUrl, CHUNKED_TABLE),
         await tableDigestOf(h.sourceUrl, CHUNKED_TABLE),

@@ -9,6 +9,7 @@ import type { CopyScheduleInfo, CopyScheduleListEntry } from '../../src/client/s
 import type { CopyTableInput } from '../../src/shared/copy-spec.js';
 import { MODE_ATTRIBUTE } from '../../src/shared/search-attributes.js';
 import { query } from '../support/pg.js';
+import { assertExitedOk } from '../support/copy-harness.js';
 import { startScheduleHarness, waitFor, type ScheduleHarness } from '../support/schedule-harness.js';
 
 describe('pgferry schedule update', { timeout: 300_000 }, () => {
@@ -37,7 +38,7 @@ describe('pgferry schedule update', { timeout: 300_000 }, () => {
       ...['schedule', 'create', 'upd', '--source', 'source', '--target', 'target', '--table', 'upd_t'],
       ...['--every', '1h', '--paused'],
     ]);
-    assert.equal(created.exitCode, 0, created.stderr);
+    assertExitedOk(created);
     assert.equal((await h.cli(['schedule', 'trigger', 'upd'])).exitCode, 0);
     const [first] = await completedRuns('upd', 1);
 
@@ -45,7 +46,7 @@ describe('pgferry schedule update', { timeout: 300_000 }, () => {
       ...['schedule', 'update', 'upd', '--cron', '30 2 * * *', '--timezone', 'Asia/Seoul'],
       ...['--overlap', 'buffer-one', '--mode', 'append', '--max-attempts', '3'],
     ]);
-    assert.equal(updated.exitCode, 0, updated.stderr);
+    assertExitedOk(updated);
 
     const info = await describeJson('upd');
     assert.equal(info.spec, 'cron "30 2 * * *" (Asia/Seoul)');
@@ -83,7 +84,7 @@ describe('pgferry schedule update', { timeout: 300_000 }, () => {
   test('update with --every replaces a cron spec, and the same update twice leaves the same schedule', async () => {
     for (let i = 0; i < 2; i++) {
       const result = await h.cli(['schedule', 'update', 'upd', '--every', '6h']);
-      assert.equal(result.exitCode, 0, result.stderr);
+      assertExitedOk(result);
     }
     const info = await describeJson('upd');
     assert.equal(info.spec, 'every 6h (Asia/Seoul)');

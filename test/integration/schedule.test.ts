@@ -9,6 +9,7 @@ import type { CopyTableResult } from '../../src/shared/copy-spec.js';
 import { MODE_ATTRIBUTE, TABLE_ATTRIBUTE } from '../../src/shared/search-attributes.js';
 import { parseTableName } from '../../src/shared/table-name.js';
 import { query, tableDigest, withClient } from '../support/pg.js';
+import { assertExitedOk } from '../support/copy-harness.js';
 import { startScheduleHarness, waitFor, type ScheduleHarness } from '../support/schedule-harness.js';
 
 const COPY = ['--source', 'source', '--target', 'target'];
@@ -89,7 +90,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
 
   test('create refuses an id that is already taken and leaves the existing schedule as it was', async () => {
     const first = await h.cli(['schedule', 'create', 'dup', '--every', '1h', '--paused', ...COPY, '--table', 'info_t']);
-    assert.equal(first.exitCode, 0, first.stderr);
+    assertExitedOk(first);
     const second = await h.cli(['schedule', 'create', 'dup', '--cron', '0 3 * * *', ...COPY, '--table', 'every_t']);
     assertOneLineError(second, /schedule dup already exists/);
     const info = await describeJson('dup');
@@ -103,7 +104,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
     const table = parseTableName('every_t');
     const created = Date.now();
     const result = await h.cli(['schedule', 'create', 'every-10s', '--every', '10s', ...COPY, '--table', 'every_t']);
-    assert.equal(result.exitCode, 0, result.stderr);
+    assertExitedOk(result);
     const deadline = { timeoutMs: 60_000 - (Date.now() - created) };
 
     const [first] = await completedRuns('every-10s', 1);
@@ -153,7 +154,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
       '--table',
       'info_t',
     ]);
-    assert.equal(created.exitCode, 0, created.stderr);
+    assertExitedOk(created);
     let info = await describeJson('nightly');
     assert.equal(info.spec, 'cron "0 3 * * *" (Asia/Seoul)');
     assert.equal(info.summary, 'source:public.info_t → target:public.info_t (replace)');
@@ -171,7 +172,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
     assert.equal(info.paused, true);
     assert.equal(info.note, 'source maintenance');
     const text = await h.cli(['schedule', 'describe', 'nightly']);
-    assert.equal(text.exitCode, 0, text.stderr);
+    assertExitedOk(text);
     assert.match(text.stdout, /^nightly {2}PAUSED {2}\(source maintenance\)/);
     assert.match(text.stdout, /cron "0 3 \* \* \*" \(Asia\/Seoul\), overlap SKIP, catch-up window 365d/);
     assert.match(text.stdout, /copy {6}source:public\.info_t → target:public\.info_t \(replace\)/);
@@ -209,10 +210,10 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
       '--table',
       'trig_t',
     ]);
-    assert.equal(created.exitCode, 0, created.stderr);
+    assertExitedOk(created);
     assert.deepEqual((await describeJson('manual')).recentRuns, []);
     const triggered = await h.cli(['schedule', 'trigger', 'manual']);
-    assert.equal(triggered.exitCode, 0, triggered.stderr);
+    assertExitedOk(triggered);
     const runs = await completedRuns('manual', 1);
     assert.equal(runs.length, 1);
     const info = await describeJson('manual');
@@ -225,7 +226,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
   test('backfill --overlap buffer-all over a past window runs each scheduled time in turn, even while paused', async () => {
     const table = parseTableName('bf_t');
     const created = await h.cli(['schedule', 'create', 'bf', '--every', '10s', '--paused', ...COPY, '--table', 'bf_t']);
-    assert.equal(created.exitCode, 0, created.stderr);
+    assertExitedOk(created);
     // A window off the 10 s grid holds exactly three scheduled times: base-30s, base-20s, base-10s.
     const base = Math.floor(Date.now() / 10_000) * 10_000;
     const start = new Date(base - 35_000).toISOString();
@@ -241,7 +242,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
       '--overlap',
       'buffer-all',
     ]);
-    assert.equal(backfill.exitCode, 0, backfill.stderr);
+    assertExitedOk(backfill);
 
     const runs = await completedRuns('bf', 3);
     assert.deepEqual(
@@ -291,7 +292,7 @@ describe('pgferry schedule against a real dev server, clusters and worker', { ti
 
     try {
       const created = await h.cli(['schedule', 'create', 'skip', '--every', '1s', ...COPY, '--table', 'slow_t']);
-      assert.equal(created.exitCode, 0, created.stderr);
+      assertExitedOk(created);
       const info = await waitFor('three actions skipped for overlap', async () => {
         const current = await describeJson('skip');
         assert.ok(current.running.length <= 1, `two runs at once: ${current.running.join(', ')}`);

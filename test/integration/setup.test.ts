@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TableRef } from '../../src/shared/table-name.js';
 import { PGFERRY_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
-import { createCopyHarness, makeTable, parseJson, type CopyHarness } from '../support/copy-harness.js';
+import { assertExitedOk, createCopyHarness, makeTable, parseJson, type CopyHarness } from '../support/copy-harness.js';
 
 const TABLE: TableRef = { schema: 'public', table: 'setup_orders' };
 const COPY = ['copy', '--source', 'source', '--target', 'target', '--table', 'public.setup_orders', '--wait', '--json'];
@@ -58,7 +58,7 @@ describe('pgferry setup (issue 15)', { timeout: 300_000 }, () => {
 
   test('setup registers the attributes, sees the worker polling, and the copy then completes', async () => {
     const setup = await h.cli(['setup']);
-    assert.equal(setup.exitCode, 0, setup.stderr);
+    assertExitedOk(setup);
     for (const name of NAMES)
       assert.match(setup.stdout, new RegExp(`search attribute ${name} \\(Keyword\\): registered`));
     assert.match(setup.stdout, new RegExp(`task queue ${h.taskQueue}: 1 worker\\(s\\) polling`));
@@ -66,14 +66,14 @@ describe('pgferry setup (issue 15)', { timeout: 300_000 }, () => {
     for (const name of NAMES) assert.ok(name in attributes, `${name} is registered`);
 
     const copy = await h.cli(COPY);
-    assert.equal(copy.exitCode, 0, copy.stderr);
+    assertExitedOk(copy);
     assert.equal(parseJson<{ status: string }>(copy).status, 'COMPLETED');
   });
 
   test('a second setup registers nothing and leaves the attributes as they were', async () => {
     const before = await customAttributes();
     const again = await h.cli(['setup', '--json']);
-    assert.equal(again.exitCode, 0, again.stderr);
+    assertExitedOk(again);
     const result = parseJson<{ registered: string[]; present: string[] }>(again);
     assert.deepEqual(result.registered, []);
     assert.deepEqual(result.present, NAMES);

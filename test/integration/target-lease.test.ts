@@ -11,6 +11,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { workflowIdForTarget } from '../../src/shared/ids.js';
 import { query } from '../support/pg.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   makePacedView,
   parseJson,
@@ -95,9 +96,9 @@ describe('one copy per target table (issue 12.1)', { timeout: 600_000 }, () => {
         ...['schedule', 'create', 'lease-sched', '--every', '1h', '--paused'],
         ...['--source', 'source', '--target', 'target', '--table', 'public.lease_sched', '--mode', 'append'],
       ]);
-      assert.equal(created.exitCode, 0, created.stderr);
+      assertExitedOk(created);
       const triggered = await h.cli(['schedule', 'trigger', 'lease-sched']);
-      assert.equal(triggered.exitCode, 0, triggered.stderr);
+      assertExitedOk(triggered);
       const schedule = h.client.schedule.getHandle('lease-sched');
       const scheduledId = await waitFor('the scheduled run to start', async () => {
         const running = (await schedule.describe()).info.runningActions;

@@ -14,6 +14,7 @@ import { findFreePort } from '../../src/dev/pg-cluster.js';
 import type { TableRef } from '../../src/shared/table-name.js';
 import { startTlsEndpoint, type TlsEndpoint } from '../support/tls-endpoint.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   makeTable,
   parseJson,
@@ -117,7 +118,7 @@ describe('Temporal over mutual TLS (issue 15)', { timeout: 300_000 }, () => {
         },
       ),
     );
-    assert.equal(copy.exitCode, 0, copy.stderr);
+    assertExitedOk(copy);
     const outcome = parseJson<{ status: string; rows: number }>(copy);
     assert.equal(outcome.status, 'COMPLETED');
     assert.equal(outcome.rows, 5_000);

@@ -14,6 +14,7 @@ import { chromium, type Page } from 'playwright-core';
 import { parseTableName } from '../../src/shared/table-name.js';
 import { query, tableDigest, waitForImportProgress } from '../support/pg.js';
 import { psqlChildren, waitForPsqlPair } from '../support/processes.js';
+import { assertExitedOk } from '../support/copy-harness.js';
 import { startScheduleHarness, type ScheduleHarness } from '../support/schedule-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -42,7 +43,7 @@ interface StatusJson {
 /** Runs a copy of public.t whose first export is SIGKILLed mid-stream; resolves once it completed. */
 async function copyWithKilledExport(h: ScheduleHarness): Promise<void> {
   const copy = await h.cli(['copy', '--source', 'source', '--target', 'target', '--table', 't']);
-  assert.equal(copy.exitCode, 0, copy.stderr);
+  assertExitedOk(copy);
   // The worker runs in this process, so its psql children are ours; PGAPPNAME names the side.
   const { exportPid } = await waitForPsqlPair();
   await waitForImportProgress(h.world.targetUrl);

@@ -13,6 +13,7 @@ import type { TableRef } from '../../src/shared/table-name.js';
 import { query } from '../support/pg.js';
 import { childProcesses } from '../support/processes.js';
 import {
+  assertExitedOk,
   createCopyHarness,
   makePacedView,
   makeTable,
@@ -53,7 +54,7 @@ describe('worker killed mid-copy (issue 3)', { timeout: 300_000 }, () => {
       ...['copy', '--source', 'source', '--target', 'target', '--table', 'public.crash_orders'],
       ...['--heartbeat-timeout', '5s', '--json'],
     ]);
-    assert.equal(started.exitCode, 0, started.stderr);
+    assertExitedOk(started);
     assert.equal(parseJson<{ workflowId: string }>(started).workflowId, workflowId);
 
     // The worker's own psql children, named by side through PGAPPNAME.

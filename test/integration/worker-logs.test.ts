@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { workflowIdForTarget } from '../../src/shared/ids.js';
 import type { TableRef } from '../../src/shared/table-name.js';
-import { createCopyHarness, makeTable, parseJson, type CopyHarness, type RunningCli } from '../support/copy-harness.js';
+import {
+  assertExitedOk,
+  createCopyHarness,
+  makeTable,
+  parseJson,
+  type CopyHarness,
+  type RunningCli,
+} from '../support/copy-harness.js';
 
 const TABLE: TableRef = { schema: 'public', table: 'logged_orders' };
 
@@ -45,7 +52,7 @@ describe('worker logs (issue 15)', { timeout: 300_000 }, () => {
           '--json',
         ]),
       );
-      assert.equal(copy.exitCode, 0, copy.stderr);
+      assertExitedOk(copy);
       const { runId } = parseJson<{ runId: string }>(copy);
       worker.subprocess.kill('SIGTERM');
       assert.equal((await worker.done).exitCode, 0);
@@ -94,7 +101,7 @@ describe('worker logs (issue 15)', { timeout: 300_000 }, () => {
           '--json',
         ]),
       );
-      assert.equal(copy.exitCode, 0, copy.stderr);
+      assertExitedOk(copy);
     } finally {
       worker.subprocess.kill('SIGTERM');
       await worker.done;

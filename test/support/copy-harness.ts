@@ -10,6 +10,7 @@
  * then lets it finish at full speed. Data keeps moving while paced, so the copy is genuinely
  * mid-COPY, never blocked on a lock.
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -194,6 +195,18 @@ export async function createCopyHarness(options: CopyHarnessOptions): Promise<Co
     }
   }
   return harness;
+}
+
+/**
+ * Asserts a CLI run exited 0. On failure the message carries both streams: a `--json` run
+ * reports its failure on stdout, and stderr alone would leave an empty message.
+ */
+export function assertExitedOk(result: CliResult, what = 'the command'): void {
+  assert.equal(
+    result.exitCode,
+    0,
+    `${what} exited ${result.exitCode ?? result.signal}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+  );
 }
 
 /** Result of a CLI run whose stdout is one JSON object. */
