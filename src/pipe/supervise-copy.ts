@@ -8,7 +8,8 @@
  *     commits nothing: the import then blocks on the commit-token FIFO (commit-token.ts), which
  *     the supervisor writes only after the export exited 0; any other export end kills the
  *     import first;
- *   - both processes are always awaited, and the side that failed first is the root cause;
+ *   - both processes are always awaited, and the side that failed on its own is the root cause
+ *     (the export when both did: its end cut the import's input short);
  *   - stall (no progress on the target for the stall timeout), deadline and cancellation kill
  *     both. Progress is sampled from the import's side (pg_stat_progress_copy) by the caller.
  */
@@ -18,7 +19,7 @@ import { execa, type Options, type ResultPromise } from 'execa';
 import { deliverCommitToken } from './commit-token.js';
 import { createFifos, openDataPipe, type PipeFiles } from './pipe-files.js';
 import { parseCommandTags, type PsqlCommand } from './psql-commands.js';
-import { deathTiedLaunch } from './launcher.js';
+import { deathTiedLaunch, isDeadOrDying } from './launcher.js';
 import { StderrTail } from './stderr-tail.js';
 import { succeeded, toProcessEnd, type KillReason, type ProcessOutcome } from './process-outcome.js';
 
@@ -150,6 +151,9 @@ class PipeChild {
   /** Kills with SIGKILL (psql gets no chance to send CopyDone) unless it already ended. */
   kill(reason: KillReason): void {
     if (this.endOrder !== 0 || this.process.exitCode !== null || this.process.signalCode !== null) return;
+    // Dead but not yet reaped (killed from outside an instant ago): our signal changes nothing
+    // and must not hide that it ended on its own.
+    if (this.process.pid !== undefined && isDeadOrDying(this.process.pid)) return;
     this.killedBy ??= reason;
     this.process.kill('SIGKILL');
   }
@@ -380,10 +384,12 @@ export class CopyPipe {
     // failed import is the import's cascade, whichever exit the kernel reported first.
     const cascadeOfImport = (outcome: ProcessOutcome) =>
       outcome.side === 'export' && !succeeded(importOutcome) && diedOfBrokenPipe(outcome);
-    const rootCauses = [exportOutcome, importOutcome]
-      .filter((outcome) => !succeeded(outcome) && outcome.killedBy === undefined && !cascadeOfImport(outcome))
-      .sort((a, b) => (a.endOrder || Infinity) - (b.endOrder || Infinity));
-    const root = rootCauses[0];
+    const failedOnItsOwn = (outcome: ProcessOutcome) =>
+      !succeeded(outcome) && outcome.killedBy === undefined && !cascadeOfImport(outcome);
+    // An export that failed on its own cut the import's input short, so whatever the import then
+    // reported (22P04 "unexpected EOF in COPY data", a half row) follows from it, whichever exit
+    // Node happened to see first: both can die within one turn of the event loop.
+    const root = [exportOutcome, importOutcome].find(failedOnItsOwn);
     if (root) throw fail(root.side, `${root.side} failed`);
     if (exportOutcome.killedBy === 'cascade') throw fail('import', 'import ended before the export finished');
     if (!succeeded(exportOutcome)) throw fail('export', 'export stream incomplete');

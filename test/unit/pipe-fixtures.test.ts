@@ -4,6 +4,8 @@
  * that fails after streaming, a stall. Real processes and a real FIFO, no mocked execa.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,7 @@ import { deliverCommitToken } from '../../src/pipe/commit-token.js';
 import { createFifos, pipeFiles, type PipeFiles } from '../../src/pipe/pipe-files.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import { isAlive } from '../support/processes.js';
+import { isDeadOrDying } from '../../src/pipe/launcher.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/fake-psql.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -228,6 +231,48 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.match(error.exportOutcome.stderrTail, /Broken pipe/);
     assert.equal(error.reason, 'import');
     assert.equal(classifyPipeFailure(error, 60_000).type, FailureType.ImportFailed);
+  });
+
+  test('an export killed from outside is the root cause even when Node reaps both sides in one turn', async () => {
+    // The import fails only because its input was cut (22P04). onStart holds the event loop until
+    // the kernel has both as zombies, so Node learns of both deaths in one turn and may settle the
+    // import first; the supervisor's SIGKILL to the dead export must not pass for the cause.
+    const { copyPipe } = pipe({
+      files: newFiles(),
+      exportCommand: fake('die-midway', 1000),
+      importCommand: fake('eof-error'),
+      onStart: ({ exportPid, importPid }) => {
+        const until = Date.now() + 30_000;
+        while (!(isDeadOrDying(exportPid!) && isDeadOrDying(importPid!))) {
+          if (Date.now() > until) throw new Error('the fixtures did not both end within 30 s');
+        }
+      },
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(error.reason, 'export');
+    assert.deepEqual(error.exportOutcome.end, { kind: 'signaled', signal: 'SIGKILL' });
+    assert.equal(error.exportOutcome.killedBy, undefined, 'the export died before any signal of ours');
+    assert.deepEqual(error.importOutcome.end, { kind: 'exited', exitCode: 1 });
+    const classified = classifyPipeFailure(error, 60_000);
+    assert.equal(classified.type, FailureType.ExportKilled);
+    assert.equal(classified.nonRetryable, false);
+  });
+
+  test('isDeadOrDying tells a dead child that Node has not reaped yet from a running one', async () => {
+    const running = spawn('sleep', ['30']);
+    const exiting = spawn('true');
+    try {
+      // Blocking the event loop keeps Node from reaping `true`: it stays a zombie meanwhile.
+      const until = Date.now() + 10_000;
+      while (!isDeadOrDying(exiting.pid!) && Date.now() < until);
+      assert.equal(isDeadOrDying(exiting.pid!), true, 'an exited, unreaped child is dead');
+      assert.equal(exiting.exitCode, null, 'Node had not reaped it yet');
+      assert.equal(isDeadOrDying(running.pid!), false);
+    } finally {
+      running.kill('SIGKILL');
+      await Promise.all([once(running, 'close'), once(exiting, 'close').catch(() => undefined)]);
+    }
+    assert.equal(isDeadOrDying(running.pid!), true, 'a reaped child is gone');
   });
 
   test('an export that fails after streaming rows never releases the import: killed at the fence, no COMMIT', async () => {
