@@ -9,7 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt } from './options.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { findExecutable } from '../src/pipe/launcher.js';
 import { startFerry, type Ferry } from './ferry.js';
@@ -40,12 +41,6 @@ async function loggedStatements(world: BenchWorld, sizes: number[], atLeastMs: n
     }
   }
   return lines;
-}
-
-function positiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
-  return parsed;
 }
 
 const options = new Command('bench:incremental')

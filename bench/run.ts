@@ -9,7 +9,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt } from './options.js';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { execa } from 'execa';
 import { findExecutable } from '../src/pipe/launcher.js';
@@ -25,12 +26,6 @@ import { MEASUREMENTS, runRound, type RoundExtras } from './variants.js';
 import { EMPTY_TABLE, TABLE, createBenchWorld, prepareData, type BenchWorld } from './world.js';
 
 const RSS_TASK_QUEUE = 'pgferry-bench-rss';
-
-function positiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
-  return parsed;
-}
 
 const program = new Command('bench')
   .option('--rows <n>', 'rows in the source table', positiveInt, 2_000_000)

@@ -79,7 +79,9 @@ export async function copyChunkBatch(input: ChunkBatchInput): Promise<ChunkBatch
     heartbeatTimeout: input.heartbeatTimeout,
     scheduleToCloseTimeout: input.budgetMs,
     retry: {
-      initialInterval: '1s',
+      // A chunk's retry is cheap and its fault usually local (a killed psql, a lost connection):
+      // the first retry comes at once, and the backoff still reaches 30 s for a longer outage.
+      initialInterval: '200ms',
       backoffCoefficient: 2,
       maximumInterval: '30s',
       ...(input.maxAttempts ? { maximumAttempts: input.maxAttempts } : {}),
