@@ -19,9 +19,9 @@ import { execa, type Options, type ResultPromise } from 'execa';
 import { deliverCommitToken } from './commit-token.js';
 import { createFifos, openDataPipe, type PipeFiles } from './pipe-files.js';
 import { parseCommandTags, type PsqlCommand } from './psql-commands.js';
-import { deathTiedLaunch, isDeadOrDying } from './launcher.js';
+import { deathTiedLaunch } from './launcher.js';
 import { StderrTail } from './stderr-tail.js';
-import { succeeded, toProcessEnd, type KillReason, type ProcessOutcome } from './process-outcome.js';
+import { isDeadOrDying, succeeded, toProcessEnd, type KillReason, type ProcessOutcome } from './process-outcome.js';
 
 /** What the target has received so far. */
 export interface CopyProgressSample {

@@ -19,7 +19,7 @@ import { deliverCommitToken } from '../../src/pipe/commit-token.js';
 import { createFifos, pipeFiles, type PipeFiles } from '../../src/pipe/pipe-files.js';
 import { FailureType } from '../../src/shared/failure-types.js';
 import { isAlive } from '../support/processes.js';
-import { isDeadOrDying } from '../../src/pipe/launcher.js';
+import { isDeadOrDying } from '../../src/pipe/process-outcome.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/fake-psql.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
