@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { positiveInt } from './options.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { findExecutable } from '../src/pipe/launcher.js';
+import { findPsql } from '../src/pipe/launcher.js';
 import { startFerry, type Ferry } from './ferry.js';
 import { measureIncremental, rerunIncremental } from './incremental.js';
 import { median } from './report.js';
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   try {
     say(`generating ${options.rows} rows`);
     await prepareData(world, options.rows, 1);
-    ferry = await startFerry(world.profiles, findExecutable('psql')!);
+    ferry = await startFerry(world.profiles, findPsql()!);
     const first = await measureIncremental(world, ferry);
     const ratios = [first.ratio];
     say(

@@ -13,7 +13,7 @@ import { Command } from 'commander';
 import { positiveInt } from './options.js';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { execa } from 'execa';
-import { findExecutable } from '../src/pipe/launcher.js';
+import { findPsql } from '../src/pipe/launcher.js';
 import { renderChart } from './chart.js';
 import { startFerry, type Ferry } from './ferry.js';
 import { checkTargets, formatReport, median, summarise, type BenchResults, type Measurement } from './report.js';
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   const uptimes = [await uptime()];
   const loadBefore = loadavg().map((l) => Number(l.toFixed(2)));
   const tools = await requireTools();
-  const psqlPath = findExecutable('psql')!;
+  const psqlPath = findPsql()!;
   const smallRows = options.rssSmallRows ?? Math.min(200_000, Math.max(1, Math.floor(options.rows / 10)));
   say(`${uptimes[0]}`);
   const world = await createBenchWorld(say);

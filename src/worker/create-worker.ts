@@ -18,7 +18,7 @@ import { temporalSettings, type TemporalSettings } from '../config/environment.j
 import { workerSettings, type WorkerSettings } from '../config/worker-settings.js';
 import { pipeTaskQueue } from '../shared/task-queues.js';
 import { Databases } from '../db/databases.js';
-import { findExecutable } from '../pipe/launcher.js';
+import { findPsql } from '../pipe/launcher.js';
 import { prebuiltWorkflowBundle, workflowsPath } from './workflow-bundle.js';
 
 export { workflowsPath } from './workflow-bundle.js';
@@ -63,7 +63,7 @@ export async function createPgferryWorker(options: PgferryWorkerOptions = {}): P
   const databases = new Databases(options.profiles ?? loadConnectionProfiles(), (profile, error) => {
     Runtime.instance().logger.warn(`idle connection to profile ${profile} failed: ${error.message}`, { profile });
   });
-  const activities = createActivities({ databases, psqlPath: options.psqlPath ?? findExecutable('psql') });
+  const activities = createActivities({ databases, psqlPath: options.psqlPath ?? findPsql() });
   // The main Worker keeps exportImport too, for runs that older workflow code scheduled on the
   // main queue before pipes had their own; new runs schedule it on the pipe queue only.
   const worker = await Worker.create({

@@ -6,7 +6,7 @@
 import { createPgClusters, type PgCluster } from '../../src/dev/pg-cluster.js';
 import { loadConnectionProfiles, type ConnectionProfiles } from '../../src/config/connections.js';
 import { Databases } from '../../src/db/databases.js';
-import { findExecutable } from '../../src/pipe/launcher.js';
+import { findPsql } from '../../src/pipe/launcher.js';
 import { createActivities, type Activities } from '../../activities/index.js';
 
 export interface CopyWorld {
@@ -30,7 +30,7 @@ export interface CopyWorld {
 
 /** Finds psql or fails: a missing binary is a test failure, never a skip. */
 export function requirePsql(): string {
-  const psqlPath = findExecutable('psql');
+  const psqlPath = findPsql();
   if (!psqlPath) throw new Error('psql is not on PATH: install postgresql-client');
   return psqlPath;
 }
