@@ -2,8 +2,11 @@
  * Issue 16's bench line: an incremental run after 1% of the table changed, against a full copy
  * of the same table in the same bench run (goal: at most 5% of the full copy's time). The source
  * is the bench table with an indexed `updated_at` cursor; the full copy creates the target, the
- * watermark is set to where it ended (as a first incremental run would leave it), 1% of the rows
- * are updated, and the incremental upsert's start-to-close is timed.
+ * watermark is set to where it ended (as a first incremental run would leave it), then, a few
+ * times over, 1% of the rows are updated and the incremental upsert's start-to-close is timed,
+ * and 1% more are updated and the same window is moved by hand (the reference: `psql | psql`
+ * into a temporary table and the same INSERT ... ON CONFLICT, in one transaction), so the
+ * figure says what the window itself costs on this machine and what pgferry adds to it.
  */
 import { awaitOutcome } from '../src/client/outcome.js';
 import { startCopy } from '../src/client/start-copy.js';
@@ -11,19 +14,33 @@ import { setWatermark } from '../src/db/watermarks.js';
 import type { CopyTableInput, CopyTableResult } from '../src/shared/copy-spec.js';
 import type { CopiedWindow } from '../src/shared/incremental.js';
 import { TASK_QUEUE, type Ferry } from './ferry.js';
+import { PSQL, timeScript } from './shell.js';
 import type { BenchWorld } from './world.js';
 import pg from 'pg';
+import { median } from './report.js';
 
 /** `incremental` in results.json. */
 export interface IncrementalBench {
   rows: number;
   changedRows: number;
   fullSeconds: number;
+  /** Median of the runs' incremental seconds. */
   incrementalSeconds: number;
   /** incrementalSeconds / fullSeconds (goal <= 0.05). */
   ratio: number;
+  /** Median of the runs' by-hand seconds, and its share of the full copy. */
+  rawSeconds: number;
+  rawRatio: number;
+  runs: IncrementalRun[];
   window?: CopiedWindow;
-  /** The incremental run's workflow id (its history shows where the time went). */
+}
+
+/** One pgferry incremental run and, after another 1% changed, the same window moved by hand. */
+export interface IncrementalRun {
+  seconds: number;
+  rows: number;
+  rawSeconds: number;
+  /** The run's workflow id (its history shows where the time went). */
   workflowId: string;
 }
 
@@ -55,14 +72,81 @@ async function changeAndCopy(world: BenchWorld, ferry: Ferry) {
   return { ...incremental, changedRows };
 }
 
-/** Another incremental run after measureIncremental: 1% more changed, the run timed. */
-export async function rerunIncremental(world: BenchWorld, ferry: Ferry): Promise<{ seconds: number; rows: number }> {
-  const run = await changeAndCopy(world, ferry);
-  return { seconds: run.seconds, rows: run.changedRows };
+const highMark = async (world: BenchWorld) =>
+  (
+    (await world.sql('source', 'bench', 'SELECT max(updated_at)::text AS high FROM bench_inc')).rows[0] as {
+      high: string;
+    }
+  ).high;
+
+/**
+ * The window by hand, as a person would script it: export (LOW, HIGH] with psql, load it into a
+ * temporary table and upsert from it in one transaction. LOW and HIGH come from the environment.
+ */
+const BY_HAND_SCRIPT =
+  `${PSQL} -d "$SRC" -c "COPY (SELECT * FROM bench_inc WHERE updated_at > '$LOW' AND updated_at <= '$HIGH') TO STDOUT (FORMAT binary)" | ` +
+  `${PSQL} -d "$DST" -c 'BEGIN' -c 'CREATE TEMP TABLE w (LIKE bench_inc) ON COMMIT DROP' ` +
+  `-c 'COPY w FROM STDIN (FORMAT binary)' -c "$UPSERT" -c 'COMMIT'`;
+const UPSERT = `INSERT INTO bench_inc SELECT * FROM w ON CONFLICT (id) DO UPDATE SET
+  qty = EXCLUDED.qty, amount = EXCLUDED.amount, note = EXCLUDED.note, created_at = EXCLUDED.created_at,
+  attrs = EXCLUDED.attrs, updated_at = EXCLUDED.updated_at`;
+
+/** Changes 1% more and moves that window by hand; seconds. Leaves the watermark behind (the next pgferry run re-reads it). */
+async function changeAndCopyByHand(world: BenchWorld): Promise<number> {
+  const low = await highMark(world);
+  const changed = await world.sql('source', 'bench', CHANGE_ONE_PERCENT);
+  const high = await highMark(world);
+  const env = {
+    ...world.toolEnv,
+    SRC: world.uri('source', 'bench'),
+    DST: world.uri('target', 'ferry'),
+    LOW: low,
+    HIGH: high,
+    UPSERT,
+  };
+  const { seconds } = await timeScript('incremental by hand', BY_HAND_SCRIPT, env);
+  const { rows } = await world.sql(
+    'target',
+    'ferry',
+    `SELECT count(*)::int AS n FROM bench_inc WHERE updated_at > '${low}'`,
+  );
+  if ((rows[0] as { n: number }).n !== changed.rowCount) {
+    throw new Error(`the window by hand moved ${(rows[0] as { n: number }).n} rows, ${changed.rowCount} changed`);
+  }
+  return seconds;
 }
 
-/** Times the full copy and the incremental run; throws when the run copied other than the changed rows. */
-export async function measureIncremental(world: BenchWorld, ferry: Ferry): Promise<IncrementalBench> {
+/** The target's watermark for bench_inc, set to the source's high mark now. */
+async function markTargetCurrent(world: BenchWorld): Promise<void> {
+  const target = new pg.Client({ connectionString: world.profiles.get('target')!.url });
+  await target.connect();
+  try {
+    const key = { targetTable: 'public.bench_inc', sourceProfile: 'source', sourceTable: 'public.bench_inc' };
+    await setWatermark(target, { ...key, column: 'updated_at' }, 'timestamp with time zone', await highMark(world));
+  } finally {
+    await target.end();
+  }
+}
+
+/** One incremental run, then the by-hand window; the watermark is moved past the by-hand rows. */
+export async function incrementalRun(
+  world: BenchWorld,
+  ferry: Ferry,
+): Promise<IncrementalRun & { window?: CopiedWindow }> {
+  const run = await changeAndCopy(world, ferry);
+  const rawSeconds = await changeAndCopyByHand(world);
+  await markTargetCurrent(world);
+  return {
+    seconds: run.seconds,
+    rows: run.changedRows,
+    rawSeconds,
+    workflowId: run.workflowId,
+    ...(run.result.window ? { window: run.result.window } : {}),
+  };
+}
+
+/** Times the full copy, then `runs` incremental runs, each beside the same window by hand. */
+export async function measureIncremental(world: BenchWorld, ferry: Ferry, runs = 3): Promise<IncrementalBench> {
   await world.sql(
     'source',
     'bench',
@@ -72,28 +156,21 @@ export async function measureIncremental(world: BenchWorld, ferry: Ferry): Promi
   );
   await world.sql('source', 'bench', 'VACUUM ANALYZE bench_inc');
   const full = await timedCopy(ferry, { ...BASE, mode: 'replace' });
-  const { rows } = await world.sql('source', 'bench', 'SELECT max(updated_at)::text AS high FROM bench_inc');
-  const target = new pg.Client({ connectionString: world.profiles.get('target')!.url });
-  await target.connect();
-  try {
-    const key = { targetTable: 'public.bench_inc', sourceProfile: 'source', sourceTable: 'public.bench_inc' };
-    await setWatermark(
-      target,
-      { ...key, column: 'updated_at' },
-      'timestamp with time zone',
-      (rows[0] as { high: string }).high,
-    );
-  } finally {
-    await target.end();
-  }
-  const incremental = await changeAndCopy(world, ferry);
+  await markTargetCurrent(world);
+  const measured: (IncrementalRun & { window?: CopiedWindow })[] = [];
+  for (let i = 0; i < runs; i++) measured.push(await incrementalRun(world, ferry));
+  const incrementalSeconds = median(measured.map((run) => run.seconds));
+  const rawSeconds = median(measured.map((run) => run.rawSeconds));
+  const last = measured.at(-1)!;
   return {
     rows: full.result.rows,
-    changedRows: incremental.changedRows,
+    changedRows: last.rows,
     fullSeconds: full.seconds,
-    incrementalSeconds: incremental.seconds,
-    ratio: incremental.seconds / full.seconds,
-    ...(incremental.result.window ? { window: incremental.result.window } : {}),
-    workflowId: incremental.workflowId,
+    incrementalSeconds,
+    ratio: incrementalSeconds / full.seconds,
+    rawSeconds,
+    rawRatio: rawSeconds / full.seconds,
+    runs: measured.map(({ window: _window, ...run }) => run),
+    ...(last.window ? { window: last.window } : {}),
   };
 }

@@ -144,9 +144,11 @@ async function main(): Promise<void> {
     const readerWait = await measureReaderWait(world, ferry);
     say('incremental: a run after 1% of the rows changed, against a full copy of the same table');
     const incremental = await measureIncremental(world, ferry);
+    const percent = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
     say(
-      `  full copy ${incremental.fullSeconds.toFixed(2)} s, incremental (${incremental.changedRows} rows) ` +
-        `${incremental.incrementalSeconds.toFixed(2)} s: ${(incremental.ratio * 100).toFixed(1)}% (goal <= 5%)`,
+      `  full copy ${incremental.fullSeconds.toFixed(2)} s, incremental (${incremental.changedRows} rows, median of ` +
+        `${incremental.runs.length}) ${incremental.incrementalSeconds.toFixed(2)} s: ${percent(incremental.ratio)} ` +
+        `(goal <= 5%); the same window by hand ${incremental.rawSeconds.toFixed(2)} s: ${percent(incremental.rawRatio)}`,
     );
     say(`RSS check: a fresh \`pgferry worker\` subprocess per copy size`);
     const rss = await rssCheck(world, ferry, facts.rows, smallRows);

@@ -35,7 +35,7 @@ export async function timeScript(
   return { seconds, stdout: result.stdout };
 }
 
-const PSQL = 'psql -X -q -v ON_ERROR_STOP=1';
+export const PSQL = 'psql -X -q -v ON_ERROR_STOP=1';
 
 /** `psql -c "COPY src TO STDOUT" | psql -c "COPY dst FROM STDIN"` in text or binary format. */
 export function rawPipeScript(format: 'text' | 'binary', options: { freeze?: boolean } = {}): string {
@@ -45,6 +45,35 @@ export function rawPipeScript(format: 'text' | 'binary', options: { freeze?: boo
     ? `${PSQL} -d "$DST" -c 'BEGIN' -c "TRUNCATE $DST_TABLE" -c "COPY $DST_TABLE FROM STDIN (FORMAT ${format}, FREEZE)" -c 'COMMIT'`
     : `${PSQL} -d "$DST" -c "COPY $DST_TABLE FROM STDIN${with_}"`;
   return `${exporter} | ${importer}`;
+}
+
+/**
+ * A raw binary pipe per chunk, one after another: for each `start:end` heap block range in
+ * `$RANGES` (the last `start:`, open-ended), `COPY (SELECT * ... WHERE ctid range)` piped into
+ * `COPY dst FROM STDIN`, each load its own transaction. What a chunk costs with nothing but two
+ * psql: the floor under pgferry's chunked copy with `--jobs 1`.
+ */
+export function chunkPipesScript(): string {
+  const exporter = `${PSQL} -d "$SRC" -c "COPY (SELECT * FROM $SRC_TABLE WHERE $where) TO STDOUT (FORMAT binary)"`;
+  const importer = `${PSQL} -d "$DST" -c "COPY $DST_TABLE FROM STDIN (FORMAT binary)"`;
+  return [
+    'for range in $RANGES; do',
+    '  start=${range%%:*}; end=${range#*:}',
+    `  where="ctid >= '($start,0)'::tid"`,
+    `  if [ -n "$end" ]; then where="$where AND ctid < '($end,0)'::tid"; fi`,
+    `  ${exporter} | ${importer}`,
+    'done',
+  ].join('\n');
+}
+
+/** `start:end` block ranges splitting `blocks` heap blocks into `parts`, the last open-ended. */
+export function blockRanges(blocks: number, parts: number): string {
+  const size = Math.max(1, Math.ceil(blocks / parts));
+  const ranges: string[] = [];
+  for (let start = 0; start < blocks || ranges.length === 0; start += size) {
+    ranges.push(start + size >= blocks ? `${start}:` : `${start}:${start + size}`);
+  }
+  return ranges.join(' ');
 }
 
 /** Bytes of the source table in COPY text form. */

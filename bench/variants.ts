@@ -14,7 +14,7 @@ import type { Ferry, PhaseSeconds } from './ferry.js';
 import { phaseSeconds } from './ferry.js';
 import type { Measurement } from './report.js';
 import { sampleRss } from './rss.js';
-import { PG_DUMP_SCRIPT, rawPipeScript, timePgcopydb, timeScript } from './shell.js';
+import { PG_DUMP_SCRIPT, blockRanges, chunkPipesScript, rawPipeScript, timePgcopydb, timeScript } from './shell.js';
 import { TABLE, countRows, type BenchWorld } from './world.js';
 
 const STAGING_KIND = 'UNLOGGED, no index';
@@ -43,6 +43,12 @@ export const MEASUREMENTS: Omit<Measurement, 'seconds'>[] = [
     kind: 'reference',
     label: "raw binary into E's staging shape",
     loadsInto: 'logged, no index, TRUNCATE+FREEZE',
+  },
+  {
+    id: 'B-chunks',
+    kind: 'reference',
+    label: 'raw binary, one psql | psql per chunk, in turn',
+    loadsInto: 'logged, no index, a transaction per chunk',
   },
   { id: 'B-target', kind: 'reference', label: "raw binary into F's target shape", loadsInto: 'logged + PK' },
   { id: 'D-target', kind: 'reference', label: "pgcopydb, 1 job, into F's target shape", loadsInto: 'logged + PK' },
@@ -153,6 +159,16 @@ async function timeRowPublishes(ctx: RoundContext, staged: CreateStagingResult):
   return timings;
 }
 
+/** The source's heap blocks cut into as many ranges as the chunked copies have chunks (about). */
+async function chunkRanges(ctx: RoundContext): Promise<string> {
+  const { rows } = await ctx.world.sql(
+    'source',
+    'bench',
+    `SELECT pg_relation_size('bench_rows') / current_setting('block_size')::int AS blocks`,
+  );
+  return blockRanges(Number((rows[0] as { blocks: string }).blocks), Math.ceil(ctx.rows / ctx.chunkRows));
+}
+
 /** One interleaved round; returns seconds per measurement id and what F reported. */
 export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string, number>; extras: RoundExtras }> {
   const seconds = new Map<string, number>();
@@ -219,6 +235,15 @@ export async function runRound(ctx: RoundContext): Promise<{ seconds: Map<string
       'B-logged',
       'bench_rows_logged',
       run('raw binary logged', rawPipeScript('binary', { freeze: true }), loggedEnv),
+    ),
+  );
+  record(
+    'B-chunks',
+    await timeTool(
+      ctx,
+      'B-chunks',
+      'bench_rows_logged',
+      run('raw binary per chunk', chunkPipesScript(), { ...loggedEnv, RANGES: await chunkRanges(ctx) }),
     ),
   );
   const rssBeforeMB = before / 1048576;

@@ -13,9 +13,10 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import pg from 'pg';
 import { createPgClusters, type PgCluster } from '../src/dev/pg-cluster.js';
+import { findPsql } from '../src/pipe/launcher.js';
 import type { ConnectionProfile } from '../src/config/connections.js';
 
 export const TABLE = { schema: 'public', table: 'bench_rows' };
@@ -41,7 +42,11 @@ function fillSql(table: string, rows: number): string {
 export interface BenchWorld {
   source: PgCluster;
   target: PgCluster;
-  /** Environment for child tools: PGPASSFILE and nothing secret. */
+  /**
+   * Environment for child tools: PGPASSFILE and nothing secret, and a PATH that finds first the
+   * psql pgferry launches (findPsql: Debian's client itself, not its Perl pg_wrapper), so a raw
+   * pipe pays for starting psql what pgferry pays.
+   */
   toolEnv: Record<string, string>;
   /** Password-free URI of a database (the pgpass file supplies the password). */
   uri(side: 'source' | 'target', database: string): string;
@@ -49,6 +54,12 @@ export interface BenchWorld {
   profiles: Map<string, ConnectionProfile>;
   sql(side: 'source' | 'target', database: string, text: string): Promise<pg.QueryResult>;
   close(): Promise<void>;
+}
+
+function toolPath(): string {
+  const psql = findPsql();
+  const path = process.env.PATH ?? '';
+  return psql ? `${dirname(psql)}${delimiter}${path}` : path;
 }
 
 export async function createBenchWorld(say: (message: string) => void): Promise<BenchWorld> {
@@ -73,7 +84,7 @@ export async function createBenchWorld(say: (message: string) => void): Promise<
   return {
     source,
     target,
-    toolEnv: { PGPASSFILE: passFile, PGCONNECT_TIMEOUT: '15' },
+    toolEnv: { PGPASSFILE: passFile, PGCONNECT_TIMEOUT: '15', PATH: toolPath() },
     uri: (side, database) => `postgres://postgres@${cluster(side).host}:${cluster(side).port}/${database}`,
     profiles: new Map([
       ['source', { name: 'source', url: source.url('bench') }],

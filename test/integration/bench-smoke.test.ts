@@ -98,6 +98,23 @@ test(
         );
       }
 
+      const chunkPipes = results.measurements.find((m) => m.id === 'B-chunks');
+      assert.ok(chunkPipes && chunkPipes.median > 0, 'the raw per-chunk pipes (B-chunks) were timed');
+      assert.ok(
+        results.targets.some((t) => t.name.includes('F-c1') && t.measured.includes('B-chunks')),
+        'the --jobs 1 target line reads beside the raw per-chunk pipes',
+      );
+
+      // Issue 16: three incremental runs of the 1% window, each beside the same window by hand.
+      const incremental = results.incremental!;
+      assert.equal(incremental.runs.length, 3);
+      for (const run of incremental.runs) {
+        assert.equal(run.rows, 20, '1% of 2,000 rows changed before each run');
+        assert.ok(run.seconds > 0 && run.rawSeconds > 0, JSON.stringify(run));
+      }
+      assert.ok(incremental.rawRatio > 0 && incremental.ratio > 0);
+      assert.ok(results.targets.some((t) => t.name.startsWith('incremental run') && t.measured.includes('by hand')));
+
       const svg = readFileSync(join(out, 'chart.svg'), 'utf8');
       assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
       for (const id of VARIANTS) assert.ok(svg.includes(`>${id}  `), `chart has no bar for ${id}`);
