@@ -70,8 +70,18 @@ async function normalised(client: pg.ClientBase, value: string, type: CursorType
   }
 }
 
-/** The watermark minus the lookback, in SQL: an interval for time cursors, a count for numbers. */
-async function lookedBack(client: pg.ClientBase, watermark: string, type: CursorType, lookback: string) {
+/**
+ * The watermark minus the lookback, computed in the cursor's own type: an interval for time
+ * cursors, a count for numbers. A lookback reaching below the type's range (a smallint cursor
+ * near -32768, a date near 4713 BC) re-reads from the start (null), which is what it asks for,
+ * instead of failing every run on 22003/22008 "out of range".
+ */
+async function lookedBack(
+  client: pg.ClientBase,
+  watermark: string,
+  type: CursorType,
+  lookback: string,
+): Promise<string | null> {
   const text = lookback.trim();
   if (isTimeCursor(type)) {
     let millis: number;
@@ -81,11 +91,10 @@ async function lookedBack(client: pg.ClientBase, watermark: string, type: Cursor
       const why = error instanceof Error ? error.message : String(error);
       throw failure(FailureType.InvalidCopySpec, `--lookback: the cursor is a ${type}: ${why}`);
     }
-    const { rows } = await client.query<{ low: string }>(
-      `SELECT ($1::${type} - make_interval(secs => $2::float8 / 1000))::${type}::text AS low`,
-      [watermark, millis],
-    );
-    return rows[0]!.low;
+    return lowerInType(client, `($1::${type} - make_interval(secs => $2::float8 / 1000))::${type}`, [
+      watermark,
+      millis,
+    ]);
   }
   if (!/^\d+$/.test(text)) {
     throw failure(
@@ -93,11 +102,23 @@ async function lookedBack(client: pg.ClientBase, watermark: string, type: Cursor
       `--lookback: the cursor is a ${type}: give a whole number of values to re-read, not "${lookback}"`,
     );
   }
-  const { rows } = await client.query<{ low: string }>(`SELECT ($1::numeric - $2::numeric)::text AS low`, [
-    watermark,
-    text,
-  ]);
-  return rows[0]!.low;
+  return lowerInType(client, `($1::numeric - $2::numeric)::${type}`, [watermark, text]);
+}
+
+/** `expression` as text; null when it falls outside its type's range (22003 numeric, 22008 datetime). */
+async function lowerInType(client: pg.ClientBase, expression: string, values: unknown[]): Promise<string | null> {
+  // planWindow reads in one transaction: the savepoint keeps it usable after an out-of-range error.
+  await client.query('SAVEPOINT pgferry_lookback');
+  try {
+    const { rows } = await client.query<{ low: string }>(`SELECT (${expression})::text AS low`, values);
+    await client.query('RELEASE SAVEPOINT pgferry_lookback');
+    return rows[0]!.low;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== '22003' && code !== '22008') throw error;
+    await client.query('ROLLBACK TO SAVEPOINT pgferry_lookback');
+    return null;
+  }
 }
 
 /** planWindow over the worker's pools; see the module header for its failures. Reads only: idempotent. */

@@ -193,6 +193,27 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     await assertSameRows('inc_late');
   });
 
+  test('a --lookback reaching below the range of a smallint cursor re-reads from the start instead of failing', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_small (id int PRIMARY KEY, seq smallint NOT NULL, v text);
+       INSERT INTO public.inc_small SELECT i, -32769 + i, 'v' || i FROM generate_series(1, 10) i;`,
+    );
+    const upsert = ['--mode', 'upsert'];
+    const first = await copy('inc_small', 'seq', upsert);
+    assert.equal(first.rows, 10);
+    assert.equal(await watermark('inc_small', 'seq'), '-32759');
+    await query(h.sourceUrl, `INSERT INTO public.inc_small VALUES (11, -32758, 'v11')`);
+    // -32759 - 100 is below smallint's -32768: the window has no low end, so every row is re-read.
+    const again = await copy('inc_small', 'seq', [...upsert, '--lookback', '100']);
+    assert.equal(again.status, 'COMPLETED');
+    assert.equal(again.window?.low, null);
+    assert.equal(again.window?.high, '-32758');
+    assert.equal(again.rows, 11);
+    assert.equal(await watermark('inc_small', 'seq'), '-32758');
+    await assertSameRows('inc_small');
+  });
+
   test('--lookback with append is refused: it would insert re-read rows twice', async () => {
     const result = await h.cli([
       ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_late'],
