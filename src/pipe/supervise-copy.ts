@@ -17,7 +17,8 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { deliverCommitToken } from './commit-token.js';
-import { createFifos, openDataPipe, type PipeFiles } from './pipe-files.js';
+import { fifoStock } from './fifo-stock.js';
+import { openDataPipe, type PipeFiles } from './pipe-files.js';
 import { parseCommandTags, type PsqlCommand } from './psql-commands.js';
 import { deathTiedLaunch } from './launcher.js';
 import { StderrTail } from './stderr-tail.js';
@@ -217,7 +218,7 @@ export class CopyPipe {
 
   async run(): Promise<CopyPipeResult> {
     const { options } = this;
-    await createFifos(options.files.commitFifo, options.files.dataFifo);
+    await fifoStock.place([options.files.commitFifo, options.files.dataFifo]);
     const data = await openDataPipe(options.files.dataFifo);
     this.lastProgressAt = Date.now();
     let exp: PipeChild;
