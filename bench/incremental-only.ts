@@ -14,7 +14,7 @@ import { positiveInt } from './options.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { findPsql } from '../src/pipe/launcher.js';
 import { startFerry, type Ferry } from './ferry.js';
-import { incrementalRun, measureIncremental } from './incremental.js';
+import { incrementalRun, measureIncremental, type IncrementalRun } from './incremental.js';
 import { median } from './report.js';
 import { createBenchWorld, prepareData, type BenchWorld } from './world.js';
 
@@ -98,10 +98,7 @@ async function main(): Promise<void> {
     ferry = await startFerry(world.profiles, findPsql()!);
     const first = await measureIncremental(world, ferry, 1);
     const percent = (seconds: number) => `${((seconds / first.fullSeconds) * 100).toFixed(1)}%`;
-    const report = async (
-      run: number,
-      measured: { seconds: number; rows: number; rawSeconds: number; workflowId: string },
-    ) => {
+    const report = async (run: number, measured: IncrementalRun) => {
       say(
         `incremental run ${run} (${measured.rows} rows) ${measured.seconds.toFixed(3)} s: ${percent(measured.seconds)}; ` +
           `the same window by hand ${measured.rawSeconds.toFixed(3)} s: ${percent(measured.rawSeconds)}`,

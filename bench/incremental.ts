@@ -31,8 +31,8 @@ export interface IncrementalBench {
   /** Median of the runs' by-hand seconds, and its share of the full copy. */
   rawSeconds: number;
   rawRatio: number;
+  /** Each run with the window it copied. */
   runs: IncrementalRun[];
-  window?: CopiedWindow;
 }
 
 /** One pgferry incremental run and, after another 1% changed, the same window moved by hand. */
@@ -42,6 +42,7 @@ export interface IncrementalRun {
   rawSeconds: number;
   /** The run's workflow id (its history shows where the time went). */
   workflowId: string;
+  window?: CopiedWindow;
 }
 
 const TABLE = { schema: 'public', table: 'bench_inc' };
@@ -129,10 +130,7 @@ async function markTargetCurrent(world: BenchWorld): Promise<void> {
 }
 
 /** One incremental run, then the by-hand window; the watermark is moved past the by-hand rows. */
-export async function incrementalRun(
-  world: BenchWorld,
-  ferry: Ferry,
-): Promise<IncrementalRun & { window?: CopiedWindow }> {
+export async function incrementalRun(world: BenchWorld, ferry: Ferry): Promise<IncrementalRun> {
   const run = await changeAndCopy(world, ferry);
   const rawSeconds = await changeAndCopyByHand(world);
   await markTargetCurrent(world);
@@ -157,20 +155,18 @@ export async function measureIncremental(world: BenchWorld, ferry: Ferry, runs =
   await world.sql('source', 'bench', 'VACUUM ANALYZE bench_inc');
   const full = await timedCopy(ferry, { ...BASE, mode: 'replace' });
   await markTargetCurrent(world);
-  const measured: (IncrementalRun & { window?: CopiedWindow })[] = [];
+  const measured: IncrementalRun[] = [];
   for (let i = 0; i < runs; i++) measured.push(await incrementalRun(world, ferry));
   const incrementalSeconds = median(measured.map((run) => run.seconds));
   const rawSeconds = median(measured.map((run) => run.rawSeconds));
-  const last = measured.at(-1)!;
   return {
     rows: full.result.rows,
-    changedRows: last.rows,
+    changedRows: measured.at(-1)!.rows,
     fullSeconds: full.seconds,
     incrementalSeconds,
     ratio: incrementalSeconds / full.seconds,
     rawSeconds,
     rawRatio: rawSeconds / full.seconds,
-    runs: measured.map(({ window: _window, ...run }) => run),
-    ...(last.window ? { window: last.window } : {}),
+    runs: measured,
   };
 }

@@ -39,11 +39,6 @@ export class FifoStock {
     await createFifos(...paths);
   }
 
-  /** FIFOs left in the stock (for tests). */
-  get size(): number {
-    return this.ready.length;
-  }
-
   private refill(): Promise<void> {
     this.refilling ??= (async () => {
       const dir = await this.stockDirectory();
