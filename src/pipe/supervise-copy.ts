@@ -7,12 +7,14 @@
  *   - end of input therefore reaches the import whenever the export ends, however it ends, and
  *     commits nothing: the import then blocks on the commit-token FIFO (commit-token.ts), which
  *     the supervisor writes only after the export exited 0; any other export end kills the
- *     import first;
+ *     import (once its COPY has ended on the cut input, to read what it received, never
+ *     waiting past a grace);
  *   - both processes are always awaited, and the side that failed on its own is the root cause
  *     (the export when both did: its end cut the import's input short);
  *   - stall (no progress on the target for the stall timeout), deadline and cancellation kill
  *     both. Progress is sampled from the import's side (pg_stat_progress_copy) by the caller.
  */
+import { EventEmitter, once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type Options, type ResultPromise } from 'execa';
@@ -97,6 +99,7 @@ export class CopyPipeError extends Error {
 const WATCHDOG_INTERVAL_MS = 250;
 const BROKEN_PIPE_GRACE_MS = 2_000;
 const FINAL_SAMPLE_TIMEOUT_MS = 1_000;
+const LIVE_TAGS_LIMIT = 4_096;
 
 /** setpriv exits 126/127 when it cannot exec the program: that is a spawn failure, not psql's exit. */
 function launcherCouldNotExec(exitCode: number | undefined, stderr: string): boolean {
@@ -134,6 +137,9 @@ class PipeChild {
   endOrder = 0;
   /** The side's command tags: the import's stdout, the export's `-o` file. */
   tags = '';
+  /** The import's stdout as it arrives (psql flushes each tag), for the COPY tag before it ends. */
+  private liveTags = '';
+  private readonly tagSeen = new EventEmitter();
 
   constructor(
     readonly side: Side,
@@ -142,11 +148,44 @@ class PipeChild {
     private readonly tagsFile: string | undefined,
   ) {
     this.tail = new StderrTail(secrets).drain(process.stderr);
+    // A second reader beside execa's buffer: both see every chunk. Tags are a few short lines.
+    process.stdout?.on('data', (chunk: Buffer | string) => {
+      this.liveTags = (this.liveTags + String(chunk)).slice(-LIVE_TAGS_LIMIT);
+      if (parseCommandTags(this.liveTags).copiedRows !== undefined) this.tagSeen.emit('copy');
+    });
   }
 
   /** The rows of the side's `COPY n` tag, once it has ended. */
   copiedRows(): number | undefined {
     return parseCommandTags(this.tags).copiedRows;
+  }
+
+  /**
+   * Rows the import's COPY received, from what it printed so far: its `COPY n` tag when the COPY
+   * ended (rolled back all the same without the token), or, when the COPY failed on its cut
+   * input, the line its error names, less that line (`CONTEXT:  COPY t, line 3: ...`).
+   */
+  receivedRows(): number | undefined {
+    const tagged = parseCommandTags(this.tags || this.liveTags).copiedRows;
+    if (tagged !== undefined) return tagged;
+    const line = /^CONTEXT:\s+COPY .*?, line (\d+)\b/m.exec(this.tail.text())?.[1];
+    return line === undefined ? undefined : Math.max(0, Number(line) - 1);
+  }
+
+  /**
+   * Resolves once the COPY has ended (its tag printed) or the process has, or after `ms`. An
+   * import whose export died reaches the end of its input at once; its COPY then ends, and
+   * its count with it, before the supervisor's kill.
+   */
+  async copyEnded(ms: number): Promise<void> {
+    if (parseCommandTags(this.liveTags).copiedRows !== undefined) return;
+    const stop = new AbortController();
+    await Promise.race([
+      once(this.tagSeen, 'copy', { signal: stop.signal }),
+      this.process,
+      sleep(ms, undefined, { signal: stop.signal }),
+    ]).catch(() => undefined);
+    stop.abort();
   }
 
   /** Kills with SIGKILL (psql gets no chance to send CopyDone) unless it already ended. */
@@ -252,8 +291,11 @@ export class CopyPipe {
           else if (diedOfBrokenPipe(exportOutcome)) await this.letImportEnd(imp);
           else {
             // The attempt has failed: what it moved is rework, so count it before the kill ends
-            // the import's backend and its progress with it (samples are a second apart).
-            await this.sampleOnce();
+            // the import's backend and its progress with it (samples are a second apart). The
+            // import's COPY ends at once on the cut input, usually before a sample could see it,
+            // so its own count (tag, or the line its error names) is awaited too, never past
+            // the grace; without the token it cannot commit meanwhile.
+            await Promise.all([this.sampleOnce(), imp.copyEnded(BROKEN_PIPE_GRACE_MS)]);
             imp.kill('fence');
           }
         } else {
@@ -341,12 +383,11 @@ export class CopyPipe {
   }
 
   /**
-   * Rows the import received: the last sample of its progress, or its own `COPY n` when it got
-   * to the end of its input (an export that died ends the import's COPY; only the commit is fenced).
+   * Rows the import received: the last sample of its progress, or its own count when it got to
+   * the end of its input (an export that died ends the import's COPY; only the commit is fenced).
    */
   private movedRows(): number {
-    const tagged = parseCommandTags(this.importChild?.tags ?? '').copiedRows;
-    return Math.max(this.latest.rows, tagged ?? 0);
+    return Math.max(this.latest.rows, this.importChild?.receivedRows() ?? 0);
   }
 
   private async sample(): Promise<void> {

@@ -289,6 +289,37 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.equal(classifyPipeFailure(error, 60_000).type, FailureType.ExportFailed);
   });
 
+  // The rows a failed attempt moved are the next attempt's reworkedRows (issue 14). Progress
+  // samples cannot see them here (a sampler that never sees the import), so the count must come
+  // from the import's own report, which the supervisor waits for before its fence kill.
+  test('an export killed mid-row: the rows the import received come from its COPY tag, awaited before the fence kill', async () => {
+    const files = newFiles();
+    const { copyPipe } = pipe({
+      files,
+      exportCommand: fake('die-midway', 5000),
+      // Its COPY ends 300 ms after its input does, as a server still writing the last rows would.
+      importCommand: importFrom(files.commitFifo, 0, 300),
+      sampleProgress: () => Promise.resolve(undefined),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(error.reason, 'export');
+    assertKilledAtTheFence(error);
+    assert.equal(error.rows, 5000);
+  });
+
+  test('an export killed mid-row: an import that fails on the cut row reports the rows before the line its error names', async () => {
+    const { copyPipe } = pipe({
+      files: newFiles(),
+      exportCommand: fake('die-midway', 5000),
+      importCommand: fake('eof-error'),
+      sampleProgress: () => Promise.resolve(undefined),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(error.reason, 'export');
+    assert.deepEqual(error.importOutcome.end, { kind: 'exited', exitCode: 1 });
+    assert.equal(error.rows, 5000);
+  });
+
   test('no progress for the stall timeout kills both as a stall, reporting the last progress seen', async () => {
     const samples = [
       { bytes: 10, rows: 1 },
