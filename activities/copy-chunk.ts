@@ -9,9 +9,7 @@
  * Failures: the pipe's types; `SnapshotLost` when the copy's snapshot can no longer be imported.
  * Idempotent through the ledger.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
@@ -23,6 +21,7 @@ import { plannedRange } from '../src/db/chunk-plan.js';
 import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
 import { findExecutable } from '../src/pipe/launcher.js';
 import { pipeFiles } from '../src/pipe/pipe-files.js';
+import { makeWorkDir } from '../src/pipe/work-dirs.js';
 import { chunkExportCommand, chunkImportCommand, rangeCondition } from '../src/pipe/chunk-commands.js';
 import { classifyPipeFailure } from '../src/pipe/classify-failure.js';
 import { FailureType } from '../src/shared/failure-types.js';
@@ -130,7 +129,7 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
     const sourceProfile = databases.profile(input.source);
     const targetProfile = databases.profile(input.target);
     let reader: pg.Client | undefined;
-    const workDir = await mkdtemp(join(tmpdir(), 'pgferry-chunk-'));
+    const workDir = await makeWorkDir('chunk');
     try {
       // A reader of exactly the export's data, for the chunk's digest.
       let snapshotId = input.snapshotId;

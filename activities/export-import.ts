@@ -9,9 +9,7 @@
  * Failures: every type of docs/design.md's failure table, named for the side that failed first.
  * Idempotent: the import empties staging in its own transaction before loading.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { CancelledFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
@@ -20,6 +18,7 @@ import { profileSecrets } from '../src/config/connections.js';
 import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
 import { findExecutable } from '../src/pipe/launcher.js';
 import { pipeFiles } from '../src/pipe/pipe-files.js';
+import { makeWorkDir } from '../src/pipe/work-dirs.js';
 import { exportCommand, importCommand } from '../src/pipe/psql-commands.js';
 import { classifyPipeFailure } from '../src/pipe/classify-failure.js';
 import { FailureType } from '../src/shared/failure-types.js';
@@ -118,7 +117,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
     if (fenced > 0) log.warn('terminated backends of an earlier attempt', { count: fenced });
 
     let snapshotClient: pg.Client | undefined;
-    const workDir = await mkdtemp(join(tmpdir(), 'pgferry-'));
+    const workDir = await makeWorkDir('pipe');
     const started = Date.now();
     const metrics = startPipeMetrics(context, {
       source: input.source,

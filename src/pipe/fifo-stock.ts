@@ -10,10 +10,11 @@
  * temp-dir cleaner), the pipe gets new FIFOs made where they go, as before.
  */
 import { rmSync } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFifos } from './pipe-files.js';
+import { makeWorkDir } from './work-dirs.js';
 
 export class FifoStock {
   private directory: Promise<string> | undefined;
@@ -52,8 +53,9 @@ export class FifoStock {
   }
 
   private stockDirectory(): Promise<string> {
-    this.directory ??= mkdtemp(join(this.parent, 'pgferry-fifos-')).then((dir) => {
-      // FIFOs hold no data; what is left of the stock goes with the process.
+    this.directory ??= makeWorkDir('fifos', this.parent).then((dir) => {
+      // FIFOs hold no data; what is left of the stock goes with the process (or, after a
+      // SIGKILL, with the next worker's sweep: work-dirs.ts).
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
       return dir;
     });

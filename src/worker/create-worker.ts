@@ -19,6 +19,7 @@ import { workerSettings, type WorkerSettings } from '../config/worker-settings.j
 import { pipeTaskQueue } from '../shared/task-queues.js';
 import { Databases } from '../db/databases.js';
 import { findPsql } from '../pipe/launcher.js';
+import { sweepAbandonedWorkDirs } from '../pipe/work-dirs.js';
 import { prebuiltWorkflowBundle, workflowsPath } from './workflow-bundle.js';
 
 export { workflowsPath } from './workflow-bundle.js';
@@ -64,6 +65,11 @@ export async function createPgferryWorker(options: PgferryWorkerOptions = {}): P
     Runtime.instance().logger.warn(`idle connection to profile ${profile} failed: ${error.message}`, { profile });
   });
   const activities = createActivities({ databases, psqlPath: options.psqlPath ?? findPsql() });
+  // FIFOs and tag files that a worker killed on this machine could not remove (work-dirs.ts).
+  void sweepAbandonedWorkDirs().then((removed) => {
+    if (removed.length === 0) return;
+    Runtime.instance().logger.info(`removed ${removed.length} pipe directories left by ended workers`, { removed });
+  });
   // The main Worker keeps exportImport too, for runs that older workflow code scheduled on the
   // main queue before pipes had their own; new runs schedule it on the pipe queue only.
   const worker = await Worker.create({

@@ -5,6 +5,8 @@
  * copied again.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import proto from '@temporalio/proto';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -144,5 +146,13 @@ describe('chunked copy across workers (issue 14)', { timeout: 900_000 }, () => {
     // The victim held at most --jobs chunks: only those were redone.
     assert.ok(result.chunks!.attempts - result.chunks!.total <= 3, JSON.stringify(result.chunks));
     assert.ok(result.chunks!.reworkedRows <= 3 * CHUNK_ROWS, JSON.stringify(result.chunks));
+
+    // The victim could not remove its pipe files (FIFO stock, its chunks' FIFOs and tags); the
+    // next worker started on this machine does (src/pipe/work-dirs.ts).
+    const victimDirs = new RegExp(`^pgferry-[0-9a-f]{8}-${victim.subprocess.pid}-`);
+    const left = () => readdirSync(tmpdir()).filter((name) => victimDirs.test(name));
+    assert.ok(left().length > 0, 'the SIGKILLed worker left its pipe directories behind');
+    workers.push(h.spawnCli(['worker']));
+    await waitFor('a starting worker to remove them', async () => (left().length === 0 ? true : undefined), 60_000);
   });
 });

@@ -40,7 +40,7 @@ describe('FifoStock', () => {
     await stock.place([join(root, 'first.fifo')]);
     const stockDir = join(
       root,
-      readdirSync(root).find((name) => name.startsWith('pgferry-fifos-'))!,
+      readdirSync(root).find((name) => /^pgferry-[0-9a-f]{8}-\d+-fifos-/.test(name))!,
     );
     const stocked = new Set(readdirSync(stockDir).map((name) => statSync(join(stockDir, name)).ino));
     const path = join(root, 'second.fifo');
@@ -52,7 +52,7 @@ describe('FifoStock', () => {
   test('a stock whose files were removed (a temp-dir cleaner) still places FIFOs, made where they go', async () => {
     const stock = new FifoStock(root, 4);
     await stock.place([join(root, 'first.fifo')]);
-    const [stockDir] = readdirSync(root).filter((name) => name.startsWith('pgferry-fifos-'));
+    const [stockDir] = readdirSync(root).filter((name) => /^pgferry-[0-9a-f]{8}-\d+-fifos-/.test(name));
     for (const name of readdirSync(join(root, stockDir!))) await rm(join(root, stockDir!, name));
     const paths = [join(root, 'commit.fifo'), join(root, 'data.fifo')];
     await stock.place(paths);
