@@ -89,12 +89,16 @@ describe('chunked copy (issue 14)', { timeout: 1_800_000 }, () => {
     await makeTable(h.sourceUrl, ref, { to: rows });
 
     const running = copy('public.big_orders', '--chunk-rows', String(chunkRows), '--jobs', '2');
+    let ended: CliResult | undefined;
+    void running.done.then((result) => (ended = result));
     const killed = new Set<number>();
     await withClient(h.targetUrl, async (client) => {
       while (killed.size < 3) {
         // A random moment: once a chunk's import has stored a random share of its rows.
         const min = 10_000 + Math.floor(Math.random() * 120_000);
         const pid = await waitFor(`a chunk export with ${min}+ rows imported`, async () => {
+          // Say why no export comes: the copy ended (how) before this kill.
+          if (ended) assert.fail(`the copy ended after ${killed.size} kills: ${JSON.stringify(ended)}`);
           const { rows: progress } = await client.query<{ n: string }>(
             `SELECT max(tuples_processed)::text AS n FROM pg_stat_progress_copy WHERE command = 'COPY FROM'`,
           );
