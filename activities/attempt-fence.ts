@@ -79,20 +79,17 @@ export async function withAttemptSession<T>(
   databases: Databases,
   profile: string,
   role: string,
-  fn: (client: pg.Client) => Promise<T>,
+  fn: (client: pg.ClientBase) => Promise<T>,
   intervalMs = 2_000,
 ): Promise<T> {
   const context = Context.current();
   const { workflowId } = currentAttempt();
   const stop = keepHeartbeating(context, { phase: role }, intervalMs);
   try {
-    const client = await databases.connect(profile, attemptApplicationName(role));
-    try {
+    return await databases.withSession(profile, attemptApplicationName(role), async (client) => {
       await fenceBackends(client, workflowBackends(workflowId));
       return await fn(client);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    });
   } finally {
     stop();
   }

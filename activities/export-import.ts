@@ -12,7 +12,7 @@
 import { rm } from 'node:fs/promises';
 import { CancelledFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
-import type { Databases } from '../src/db/databases.js';
+import type { Databases, Session } from '../src/db/databases.js';
 import { SOURCE_READ_SETTINGS } from '../src/db/session-settings.js';
 import { profileSecrets } from '../src/config/connections.js';
 import { CopyPipe, CopyPipeError } from '../src/pipe/supervise-copy.js';
@@ -116,7 +116,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
     });
     if (fenced > 0) log.warn('terminated backends of an earlier attempt', { count: fenced });
 
-    let snapshotClient: pg.Client | undefined;
+    let snapshotSession: Session | undefined;
     const workDir = await makeWorkDir('pipe');
     const started = Date.now();
     const metrics = startPipeMetrics(context, {
@@ -130,13 +130,14 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       let snapshotId: string | undefined;
       let filter: WindowFilter | undefined;
       if (input.verify === 'checksum' || input.window) {
-        snapshotClient = await databases
-          .connect(input.source, appName('snapshot'), SOURCE_READ_SETTINGS)
+        snapshotSession = await databases
+          .openSession(input.source, appName('snapshot'), SOURCE_READ_SETTINGS)
           .catch((error: unknown) => {
             throw toFailure(error, 'export', 'connecting to the source');
           });
-        snapshotId = await holdSnapshot(snapshotClient, input.sourceTable);
+        snapshotId = await holdSnapshot(snapshotSession.client, input.sourceTable);
       }
+      const snapshotClient = snapshotSession?.client;
       if (input.window && snapshotClient) {
         const high = await readHighMark(snapshotClient, input.sourceTable, input.window).catch((error: unknown) => {
           throw toFailure(error, 'export', `reading the high mark of ${input.window?.column}`);
@@ -240,7 +241,8 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       };
     } finally {
       metrics.ended(succeeded, Date.now() - started);
-      await snapshotClient?.end().catch(() => undefined);
+      // A failed run may leave the digest running in the snapshot: that session is closed.
+      await snapshotSession?.close(succeeded);
       await rm(workDir, { recursive: true, force: true });
     }
   };
@@ -270,7 +272,7 @@ async function verifyStaged(
 }
 
 /** Opens a repeatable-read transaction and exports its snapshot for the export psql. */
-async function holdSnapshot(client: pg.Client, table: TableRef): Promise<string> {
+async function holdSnapshot(client: pg.ClientBase, table: TableRef): Promise<string> {
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::text AS oid', [

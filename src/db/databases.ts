@@ -10,8 +10,32 @@ import { poolConnectionConfig } from '../config/libpq-conninfo.js';
 /** Session settings pinned for every pooled pgferry connection (docs/design.md invariant 6). */
 const PINNED_OPTIONS = sessionOptions(PINNED_SETTINGS);
 
+/**
+ * A session of its own on loan (Databases.openSession): named for its work while it is out, and
+ * returned clean (no transaction, no session state, its name reset) or, when that fails, closed.
+ */
+export interface Session {
+  readonly client: pg.PoolClient;
+  /**
+   * Gives the session back: `reuse` after work that ended with no query left running (it is then
+   * cleaned for the next loan); otherwise, or when cleaning fails, the connection is closed, as
+   * a failure may leave a query running that cleaning would wait for.
+   */
+  close(reuse: boolean): Promise<void>;
+}
+
+/** Idle sessions are closed after this; a run's steps follow each other well within it. */
+const SESSION_IDLE_MS = 10_000;
+/**
+ * Sessions out at once per profile and settings before a caller waits (pg.Pool needs a bound):
+ * PostgreSQL's default max_connections, far above what a worker's copies hold at once (one or
+ * two per copy step), so a caller does not wait on another copy's session.
+ */
+const SESSIONS_PER_POOL = 100;
+
 export class Databases {
   private readonly pools = new Map<string, pg.Pool>();
+  private readonly sessionPools = new Map<string, pg.Pool>();
 
   constructor(
     readonly profiles: ConnectionProfiles,
@@ -75,9 +99,99 @@ export class Databases {
     return client;
   }
 
+  /**
+   * A session for work that another attempt must be able to fence (activities/attempt-fence.ts):
+   * `applicationName` names it while it is out. Sessions are kept warm between loans: a new
+   * backend costs a connection and cold catalog caches (10-25 ms on the first queries here),
+   * paid four times by every small incremental run when each step opened its own. On close the
+   * session leaves any transaction and runs DISCARD ALL (its name and settings back to the
+   * connection's defaults, temporary tables and advisory locks gone); a session after a failure,
+   * or one that cannot be cleaned, is closed instead. A fenced (terminated) session fails its
+   * next query and is never reused.
+   */
+  async openSession(
+    name: string,
+    applicationName: string,
+    settings: SessionSettings = PINNED_SETTINGS,
+  ): Promise<Session> {
+    const client = await this.sessionPool(name, settings).connect();
+    // The pool listens for errors only while a client is idle: a session ended between queries
+    // (a fence) would otherwise raise an uncaught 'error' and take the worker down. Its next
+    // query fails instead.
+    const ignoreError = () => undefined;
+    client.on('error', ignoreError);
+    const release = (destroy: boolean) => {
+      client.removeListener('error', ignoreError);
+      client.release(destroy);
+    };
+    try {
+      await client.query("SELECT set_config('application_name', $1, false)", [applicationName]);
+    } catch (error) {
+      release(true);
+      throw error;
+    }
+    let closed = false;
+    return {
+      client,
+      async close(reuse) {
+        if (closed) return;
+        closed = true;
+        // ROLLBACK only in a transaction: outside one it logs a WARNING on the server each time.
+        const clean =
+          reuse &&
+          (await (client.getTransactionStatus() === 'I' ? Promise.resolve() : client.query('ROLLBACK'))
+            .then(() => client.query('DISCARD ALL'))
+            .then(
+              () => true,
+              () => false,
+            ));
+        release(!clean);
+      },
+    };
+  }
+
+  /** Runs `fn` on a session of its own (openSession) and always gives the session back. */
+  async withSession<T>(
+    name: string,
+    applicationName: string,
+    fn: (client: pg.PoolClient) => Promise<T>,
+    settings: SessionSettings = PINNED_SETTINGS,
+  ): Promise<T> {
+    const session = await this.openSession(name, applicationName, settings);
+    let succeeded = false;
+    try {
+      const result = await fn(session.client);
+      succeeded = true;
+      return result;
+    } finally {
+      await session.close(succeeded);
+    }
+  }
+
+  private sessionPool(name: string, settings: SessionSettings): pg.Pool {
+    const profile = this.profile(name);
+    const options = sessionOptions(settings);
+    const key = `${profile.name}\0${options}`;
+    let pool = this.sessionPools.get(key);
+    if (!pool) {
+      pool = new pg.Pool({
+        connectionTimeoutMillis: 15_000,
+        ...poolConnectionConfig(profile.url, options),
+        application_name: 'pgferry',
+        max: SESSIONS_PER_POOL,
+        idleTimeoutMillis: SESSION_IDLE_MS,
+      });
+      pool.on('error', (error) => this.onPoolError(profile.name, error));
+      this.sessionPools.set(key, pool);
+    }
+    return pool;
+  }
+
   async end(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.end()));
+    const pools = [...this.pools.values(), ...this.sessionPools.values()];
+    await Promise.all(pools.map((pool) => pool.end()));
     this.pools.clear();
+    this.sessionPools.clear();
   }
 }
 
