@@ -153,6 +153,6 @@ describe('chunked copy across workers (issue 14)', { timeout: 900_000 }, () => {
     const left = () => readdirSync(tmpdir()).filter((name) => victimDirs.test(name));
     assert.ok(left().length > 0, 'the SIGKILLed worker left its pipe directories behind');
     workers.push(h.spawnCli(['worker']));
-    await waitFor('a starting worker to remove them', async () => (left().length === 0 ? true : undefined), 60_000);
+    await waitFor('a starting worker to remove them', () => (left().length === 0 ? true : undefined), 60_000);
   });
 });
