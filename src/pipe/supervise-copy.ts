@@ -291,11 +291,12 @@ export class CopyPipe {
           else if (diedOfBrokenPipe(exportOutcome)) await this.letImportEnd(imp);
           else {
             // The attempt has failed: what it moved is rework, so count it before the kill ends
-            // the import's backend and its progress with it (samples are a second apart). The
-            // import's COPY ends at once on the cut input, usually before a sample could see it,
-            // so its own count (tag, or the line its error names) is awaited too, never past
-            // the grace; without the token it cannot commit meanwhile.
-            await Promise.all([this.sampleOnce(), imp.copyEnded(BROKEN_PIPE_GRACE_MS)]);
+            // the import's backend and its progress with it (samples are a second apart). A
+            // sample sees a COPY still draining the cut input; one that sees none came after
+            // the COPY ended (or before it began), and the import's own count (its tag, or the
+            // line its error names) is then awaited, never past the grace: without the token
+            // it cannot commit meanwhile.
+            if (!(await this.sampleOnce())) await imp.copyEnded(BROKEN_PIPE_GRACE_MS);
             imp.kill('fence');
           }
         } else {
@@ -377,9 +378,12 @@ export class CopyPipe {
     this.exportChild?.kill(reason);
   }
 
-  /** One more sample, bounded: a target that does not answer must not hold back the kill. */
-  private async sampleOnce(): Promise<void> {
-    await Promise.race([this.sample(), sleep(FINAL_SAMPLE_TIMEOUT_MS)]);
+  /**
+   * One more sample, bounded (a target that does not answer must not hold back the kill);
+   * whether it saw the import's COPY in progress.
+   */
+  private async sampleOnce(): Promise<boolean> {
+    return (await Promise.race([this.sample(), sleep(FINAL_SAMPLE_TIMEOUT_MS, false)])) === true;
   }
 
   /**
@@ -390,16 +394,18 @@ export class CopyPipe {
     return Math.max(this.latest.rows, this.importChild?.receivedRows() ?? 0);
   }
 
-  private async sample(): Promise<void> {
+  /** Takes a sample of the import's progress; whether one was visible. */
+  private async sample(): Promise<boolean> {
     const sample = await this.options.sampleProgress().catch(() => undefined);
     if (sample && sample.bytes > this.latest.bytes) {
       this.latest = sample;
       this.lastProgressAt = Date.now();
     }
+    return sample !== undefined;
   }
 
   private startWatchdog(): () => void {
-    let sampling: Promise<void> | undefined;
+    let sampling: Promise<boolean> | undefined;
     let lastSampleAt = 0;
     const sampleEvery = this.options.sampleIntervalMs ?? 1_000;
     const timer = setInterval(() => {
