@@ -241,8 +241,9 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       };
     } finally {
       metrics.ended(succeeded, Date.now() - started);
-      // A failed run may leave the digest running in the snapshot: that session is closed.
-      await snapshotSession?.close(succeeded);
+      // Only the checksum's digest can still be running after a failure: then the session is
+      // closed. Otherwise it goes back warm, also after an empty window (a schedule's usual run).
+      await snapshotSession?.close(succeeded || input.verify !== 'checksum');
       await rm(workDir, { recursive: true, force: true });
     }
   };

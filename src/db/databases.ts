@@ -24,8 +24,10 @@ export interface Session {
   close(reuse: boolean): Promise<void>;
 }
 
-/** Idle sessions are closed after this; a run's steps follow each other well within it. */
-const SESSION_IDLE_MS = 10_000;
+/** Idle connections are closed after this; a run's steps follow each other well within it. */
+const IDLE_MS = 10_000;
+/** Short queries at once per profile; more wait for a client. */
+const SHORT_QUERY_CLIENTS = 4;
 /**
  * Sessions out at once per profile and settings before a caller waits (pg.Pool needs a bound):
  * PostgreSQL's default max_connections, far above what a worker's copies hold at once (one or
@@ -47,20 +49,27 @@ export class Databases {
     return resolveProfile(this.profiles, name);
   }
 
+  /** The short-query pool of a profile: catalog reads, counts, ledger rows, progress samples. */
   private pool(name: string): pg.Pool {
+    return this.pooled(this.pools, name, PINNED_OPTIONS, SHORT_QUERY_CLIENTS);
+  }
+
+  /** The profile's pool for `options` in `pools`, made on first use. */
+  private pooled(pools: Map<string, pg.Pool>, name: string, options: string, max: number): pg.Pool {
     const profile = this.profile(name);
-    let pool = this.pools.get(profile.name);
+    const key = `${profile.name}\0${options}`;
+    let pool = pools.get(key);
     if (!pool) {
       pool = new pg.Pool({
         connectionTimeoutMillis: 15_000,
-        ...poolConnectionConfig(profile.url, PINNED_OPTIONS),
+        ...poolConnectionConfig(profile.url, options),
         application_name: 'pgferry',
-        max: 4,
-        idleTimeoutMillis: 10_000,
+        max,
+        idleTimeoutMillis: IDLE_MS,
       });
       // An idle client that loses its server must not crash the worker.
       pool.on('error', (error) => this.onPoolError(profile.name, error));
-      this.pools.set(profile.name, pool);
+      pools.set(key, pool);
     }
     return pool;
   }
@@ -169,22 +178,7 @@ export class Databases {
   }
 
   private sessionPool(name: string, settings: SessionSettings): pg.Pool {
-    const profile = this.profile(name);
-    const options = sessionOptions(settings);
-    const key = `${profile.name}\0${options}`;
-    let pool = this.sessionPools.get(key);
-    if (!pool) {
-      pool = new pg.Pool({
-        connectionTimeoutMillis: 15_000,
-        ...poolConnectionConfig(profile.url, options),
-        application_name: 'pgferry',
-        max: SESSIONS_PER_POOL,
-        idleTimeoutMillis: SESSION_IDLE_MS,
-      });
-      pool.on('error', (error) => this.onPoolError(profile.name, error));
-      this.sessionPools.set(key, pool);
-    }
-    return pool;
+    return this.pooled(this.sessionPools, name, sessionOptions(settings), SESSIONS_PER_POOL);
   }
 
   async end(): Promise<void> {
