@@ -125,32 +125,49 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       table: formatTable(input.sourceTable),
     });
     let succeeded = false;
+    // Until the source has answered, the snapshot session may be running a query.
+    let preparationSettled = true;
     try {
-      // The checksum and an incremental window's high mark need a second reader of the export's exact data.
-      let snapshotId: string | undefined;
-      let filter: WindowFilter | undefined;
-      if (input.verify === 'checksum' || input.window) {
-        snapshotSession = await databases
-          .openSession(input.source, appName('snapshot'), SOURCE_READ_SETTINGS)
-          .catch((error: unknown) => {
-            throw toFailure(error, 'export', 'connecting to the source');
-          });
-        snapshotId = await holdSnapshot(snapshotSession.client, input.sourceTable);
-      }
-      const snapshotClient = snapshotSession?.client;
-      if (input.window && snapshotClient) {
-        const high = await readHighMark(snapshotClient, input.sourceTable, input.window).catch((error: unknown) => {
-          throw toFailure(error, 'export', `reading the high mark of ${input.window?.column}`);
-        });
-        const window = { column: input.window.column, low: input.window.low, high, rows: 0 };
-        // An empty window is a quick success: nothing to move, staging stays empty.
-        if (high === null)
-          return { bytes: 0, importedRows: 0, sourceRows: 0, durationMs: 0, attempt: info.attempt, window };
-        filter = { ...input.window, high };
-      }
       context.heartbeat({ phase: 'starting', bytes: 0, rows: 0, bytesPerSecond: 0 } satisfies ExportImportHeartbeat);
-
       const files = pipeFiles(workDir);
+      const exportOptions = {
+        profile: sourceProfile,
+        applicationName: appName('export'),
+        table: input.sourceTable,
+        columns: input.columns,
+        format: input.format,
+        selectForm: input.selectForm,
+        tagsFile: files.exportTags,
+      };
+      // The checksum and an incremental window's high mark need a second reader of the export's
+      // exact data: a held snapshot, which the export's script names. The script waits for it
+      // while both psql start and connect (CopyPipeOptions.exportScript).
+      const preparation =
+        input.verify === 'checksum' || input.window
+          ? (async (): Promise<PreparedExport> => {
+              snapshotSession = await databases
+                .openSession(input.source, appName('snapshot'), SOURCE_READ_SETTINGS)
+                .catch((error: unknown) => {
+                  throw toFailure(error, 'export', 'connecting to the source');
+                });
+              const snapshotId = await holdSnapshot(snapshotSession.client, input.sourceTable);
+              if (!input.window) return { snapshotId };
+              const high = await readHighMark(snapshotSession.client, input.sourceTable, input.window).catch(
+                (error: unknown) => {
+                  throw toFailure(error, 'export', `reading the high mark of ${input.window?.column}`);
+                },
+              );
+              return { snapshotId, high, ...(high === null ? {} : { filter: { ...input.window, high } }) };
+            })()
+          : undefined;
+      if (preparation) {
+        preparationSettled = false;
+        void preparation.then(
+          () => (preparationSettled = true),
+          () => (preparationSettled = true),
+        );
+      }
+
       const pipe = new CopyPipe({
         psqlPath,
         files,
@@ -161,17 +178,15 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           : undefined,
         cancelSignal: context.cancellationSignal,
         secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
-        exportCommand: exportCommand({
-          profile: sourceProfile,
-          applicationName: appName('export'),
-          table: input.sourceTable,
-          columns: input.columns,
-          format: input.format,
-          snapshotId,
-          selectForm: input.selectForm,
-          tagsFile: files.exportTags,
-          ...(filter ? { filter } : {}),
-        }),
+        exportCommand: exportCommand(exportOptions),
+        ...(preparation
+          ? {
+              exportScript: preparation.then(
+                ({ snapshotId, filter, high }) =>
+                  exportCommand({ ...exportOptions, snapshotId, filter: high === null ? 'empty' : filter }).script!,
+              ),
+            }
+          : {}),
         importCommand: importCommand({
           profile: targetProfile,
           applicationName: appName('import'),
@@ -184,14 +199,16 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       });
 
       // The digest runs in the held snapshot while the pipe streams.
-      const client = snapshotClient;
-      const sourceDigest = client
-        ? input.verify === 'checksum'
-          ? digestInSnapshot(client, input, filter).catch((error: unknown) => error as Error)
-          : Promise.resolve(undefined)
-        : Promise.resolve(undefined);
+      const sourceDigest: Promise<RowDigest | Error | undefined> =
+        preparation && input.verify === 'checksum'
+          ? preparation
+              .then(({ filter, high }) =>
+                high === null || !snapshotSession ? undefined : digestInSnapshot(snapshotSession.client, input, filter),
+              )
+              .catch((error: unknown) => error as Error)
+          : Promise.resolve(undefined);
       // The table's row estimate says nothing about a window's size: no ETA from it then.
-      const estimate = filter
+      const estimate = input.window
         ? Promise.resolve(undefined)
         : estimateSourceRows(databases, input.source, input.sourceTable);
       const stopHeartbeats = heartbeatProgress(context, pipe, started, estimate, metrics);
@@ -205,7 +222,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           // The export could not import the held snapshot (55000): a digest that failed (e.g. 42501
           // under row_security=off) aborted it, and that failure is the root cause; otherwise the
           // snapshot was lost, which a new attempt with a new snapshot can fix.
-          if (client && classified.details.side === 'export' && classified.details.sqlState === '55000') {
+          if (preparation && classified.details.side === 'export' && classified.details.sqlState === '55000') {
             const digest = await sourceDigest;
             if (digest instanceof Error)
               throw toFailure(digest, 'export', `digesting ${formatTable(input.sourceTable)}`);
@@ -221,6 +238,14 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       } finally {
         stopHeartbeats();
       }
+      const prepared = await preparation;
+      if (input.window && prepared?.high === null) {
+        // An empty window is a quick success: its pipe moved no rows, staging stays empty.
+        succeeded = true;
+        const window = { column: input.window.column, low: input.window.low, high: null, rows: 0 };
+        return { bytes: 0, importedRows: 0, sourceRows: 0, durationMs: 0, attempt: info.attempt, window };
+      }
+      const filter = prepared?.filter;
       const digest = await sourceDigest;
       if (digest instanceof Error) throw toFailure(digest, 'export', `digesting ${formatTable(input.sourceTable)}`);
       const [bytes] = await Promise.all([
@@ -241,12 +266,21 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
       };
     } finally {
       metrics.ended(succeeded, Date.now() - started);
-      // Only the checksum's digest can still be running after a failure: then the session is
-      // closed. Otherwise it goes back warm, also after an empty window (a schedule's usual run).
-      await snapshotSession?.close(succeeded || input.verify !== 'checksum');
+      // After a failure a query may still be running (the high mark's, the checksum's digest):
+      // then the session is closed. Otherwise it goes back warm, also after an empty window (a
+      // schedule's usual run).
+      await snapshotSession?.close(preparationSettled && (succeeded || input.verify !== 'checksum'));
       await rm(workDir, { recursive: true, force: true });
     }
   };
+}
+
+/** What the export's script waits for: the held snapshot and, for a window, its high mark. */
+interface PreparedExport {
+  snapshotId: string;
+  /** The window's high mark; null when the window is empty. */
+  high?: string | null;
+  filter?: WindowFilter;
 }
 
 /** verifyCounts's check on a session named for this attempt; CountMismatch when staging disagrees. */

@@ -71,8 +71,11 @@ export interface ExportCommandOptions {
   selectForm: boolean;
   /** Where psql writes its command tags (`-o`), `COPY n` among them (pipe-files.ts). */
   tagsFile: string;
-  /** An incremental window: only its rows, through `COPY (SELECT ... WHERE ...)`. */
-  filter?: WindowFilter;
+  /**
+   * An incremental window: only its rows, through `COPY (SELECT ... WHERE ...)`; `'empty'` for a
+   * window with no rows, whose COPY still sends the format's header a binary import needs.
+   */
+  filter?: WindowFilter | 'empty';
 }
 
 /**
@@ -83,7 +86,8 @@ export interface ExportCommandOptions {
  * read once, not a second time by a count(*).
  */
 export function exportCommand(options: ExportCommandOptions): PsqlCommand {
-  const where = options.filter ? ` WHERE ${windowFilterSql(options.filter)}` : '';
+  const where =
+    options.filter === 'empty' ? ' WHERE false' : options.filter ? ` WHERE ${windowFilterSql(options.filter)}` : '';
   const source =
     options.selectForm || options.filter
       ? `(SELECT ${columnList(options.columns)} FROM ${quoteTable(options.table)}${where})`

@@ -57,6 +57,13 @@ export interface CopyPipeOptions {
    * copy puts its ledger row, carrying that count, in the same transaction as the rows.
    */
   commitSql?: (exportedRows: number) => Promise<string> | string;
+  /**
+   * The export's script when it is known only after the pipe starts (an incremental window's
+   * high mark, the snapshot a digest shares): both psql start and connect meanwhile, the export
+   * waiting on its stdin and the import in its transaction. When it rejects, both are killed
+   * and run() rethrows the rejection once they have ended; nothing was sent, so nothing moved.
+   */
+  exportScript?: Promise<string>;
   /** Called once both processes have started. */
   onStart?: (pids: { exportPid: number | undefined; importPid: number | undefined }) => void;
 }
@@ -243,9 +250,17 @@ export class CopyPipe {
   private lastProgressAt = Date.now();
   /** Set once the export exited 0: every byte is in the kernel pipe or the import by then. */
   private streamDelivered = false;
+  /** Until the export has its script, no bytes can move: the stall clock starts then. */
+  private scriptDelivered: boolean;
+  /** Why the export never got its script (options.exportScript rejected). */
+  private scriptFailure: { error: unknown } | undefined;
   private supervisorReason: Extract<PipeFailureReason, 'stall' | 'deadline' | 'cancel'> | undefined;
 
-  constructor(private readonly options: CopyPipeOptions) {}
+  constructor(private readonly options: CopyPipeOptions) {
+    this.scriptDelivered = options.exportScript === undefined;
+    // Handled in run(), which may attach after it has already failed.
+    options.exportScript?.catch(() => undefined);
+  }
 
   progress(): CopyPipeProgress {
     return {
@@ -263,8 +278,10 @@ export class CopyPipe {
     let exp: PipeChild;
     let imp: PipeChild;
     try {
-      exp = this.spawn('export', options.exportCommand, data.writeEnd.fd);
+      // The import first: a pipe moves at the pace of its import, the slower side, so the
+      // fork the second spawn waits for is better spent on the export's side.
       imp = this.spawn('import', options.importCommand, data.readEnd.fd);
+      exp = this.spawn('export', options.exportCommand, data.writeEnd.fd);
     } finally {
       // The children hold the ends now. Ours would keep the export writing into a pipe nobody
       // reads after the import died (instead of failing with EPIPE), and the import waiting
@@ -274,6 +291,7 @@ export class CopyPipe {
     options.onStart?.({ exportPid: exp.process.pid, importPid: imp.process.pid });
 
     const stopWatchdog = this.startWatchdog();
+    void this.deliverExportScript(exp, imp);
     const onCancel = () => this.stopBoth('cancel');
     options.cancelSignal?.addEventListener('abort', onCancel, { once: true });
     if (options.cancelSignal?.aborted) onCancel();
@@ -287,7 +305,9 @@ export class CopyPipe {
       try {
         if (first === 'export') {
           const exportOutcome = await exportEnded;
-          if (streamComplete(exportOutcome, exp) && this.supervisorReason === undefined) await this.releaseImport(imp);
+          if (this.scriptFailure) imp.kill('fence');
+          else if (streamComplete(exportOutcome, exp) && this.supervisorReason === undefined)
+            await this.releaseImport(imp);
           else if (diedOfBrokenPipe(exportOutcome)) await this.letImportEnd(imp);
           else {
             // The attempt has failed: what it moved is rework, so count it before the kill ends
@@ -310,7 +330,11 @@ export class CopyPipe {
         await Promise.allSettled([exportEnded, importEnded]);
         throw error;
       }
-      return this.decide(await exportEnded, await importEnded);
+      const [exportOutcome, importOutcome] = [await exportEnded, await importEnded];
+      // A script still pending here (the export failed to connect, a cancel) is not awaited: its
+      // caller's query may take long, and the pipe's own failure is the answer.
+      if (this.scriptFailure) throw this.scriptFailure.error;
+      return this.decide(exportOutcome, importOutcome);
     } finally {
       stopWatchdog();
       options.cancelSignal?.removeEventListener('abort', onCancel);
@@ -326,7 +350,7 @@ export class CopyPipe {
       // The export reads its script on stdin and writes data to the pipe; the import reads the
       // pipe and prints its command tags on stdout, a few lines kept in memory.
       stdin: side === 'export' ? 'pipe' : stdioFd(pipeFd),
-      input: command.script,
+      ...(side === 'export' && this.options.exportScript ? {} : { input: command.script }),
       stdout: side === 'export' ? stdioFd(pipeFd) : 'pipe',
       stderr: 'pipe',
       buffer: { stdout: side === 'import', stderr: false },
@@ -346,6 +370,28 @@ export class CopyPipe {
     return child;
   }
 
+  /**
+   * Writes the export's deferred script once it is known (options.exportScript); a rejection
+   * stops both (the export never sent a byte). Never rejects itself.
+   */
+  private async deliverExportScript(exp: PipeChild, imp: PipeChild): Promise<void> {
+    if (this.options.exportScript === undefined) return;
+    try {
+      const script = await this.options.exportScript;
+      if (exp.endOrder !== 0 || this.supervisorReason !== undefined) return;
+      this.scriptDelivered = true;
+      this.lastProgressAt = Date.now();
+      // An export that fails before reading its stdin (a refused connection) closes it: EPIPE
+      // here then says nothing its exit does not.
+      exp.process.stdin?.on('error', () => undefined);
+      exp.process.stdin?.end(script);
+    } catch (error) {
+      this.scriptFailure = { error };
+      imp.kill('fence');
+      exp.kill('fence');
+    }
+  }
+
   /** The fence: the commit token only for an import whose export exited 0. */
   private async releaseImport(imp: PipeChild): Promise<void> {
     this.streamDelivered = true;
@@ -354,6 +400,9 @@ export class CopyPipe {
     // rows without their ledger row (the caller kills both processes on this error).
     if (exported === undefined) throw new Error('the export reported no COPY tag');
     const sql = this.options.commitSql ? await this.options.commitSql(exported) : undefined;
+    // The import opens the token's FIFO right after printing its COPY's tag: polling from then
+    // on finds it within a few ms, where a poll backed off while it drained could lose ten.
+    await imp.copyEnded(BROKEN_PIPE_GRACE_MS);
     const delivered = await deliverCommitToken(
       this.options.files.commitFifo,
       () => imp.endOrder !== 0 || this.supervisorReason !== undefined,
@@ -415,7 +464,8 @@ export class CopyPipe {
         sampling = this.sample().finally(() => (sampling = undefined));
       }
       // Once the export is done no more bytes can move; only the deadline bounds the rest.
-      const stalled = !this.streamDelivered && now - this.lastProgressAt > this.options.stallTimeoutMs;
+      const stalled =
+        this.scriptDelivered && !this.streamDelivered && now - this.lastProgressAt > this.options.stallTimeoutMs;
       if (stalled) this.stopBoth('stall');
       else if (this.options.deadlineAt !== undefined && now > this.options.deadlineAt) this.stopBoth('deadline');
     }, WATCHDOG_INTERVAL_MS);

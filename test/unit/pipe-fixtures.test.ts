@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { CopyPipe, CopyPipeError, type CopyPipeOptions } from '../../src/pipe/supervise-copy.js';
@@ -338,6 +339,54 @@ describe('CopyPipe with fixture processes', { timeout: 120_000 }, () => {
     assert.deepEqual([error.bytes, error.rows], [20, 2]);
     for (const outcome of [error.exportOutcome, error.importOutcome]) assert.equal(outcome.killedBy, 'stall');
     assert.equal(classifyPipeFailure(error, 1_000).type, FailureType.CopyStalled);
+  });
+
+  test('an export script known only later: both start meanwhile, and the stall clock waits for it', async () => {
+    const files = newFiles();
+    let started = false;
+    const { copyPipe } = pipe({
+      files,
+      // No progress is ever visible: a stall clock running before the script would fire.
+      sampleProgress: () => Promise.resolve(undefined),
+      stallTimeoutMs: 1_500,
+      exportCommand: fake('script-out'),
+      exportScript: sleep(3_000).then(() => {
+        assert.ok(started, 'both children run before the script is known');
+        return '1000';
+      }),
+      importCommand: importFrom(files.commitFifo),
+      onStart: () => (started = true),
+    });
+    const result = await copyPipe.run();
+    assert.deepEqual([result.exportedRows, result.importedRows], [1000, 1000]);
+  });
+
+  test('an export script that fails: both children are killed and the pipe rethrows that failure', async () => {
+    const files = newFiles();
+    const noSnapshot = new Error('the source snapshot could not be opened');
+    const { copyPipe } = pipe({
+      files,
+      exportCommand: fake('script-out'),
+      exportScript: sleep(500).then(() => Promise.reject(noSnapshot)),
+      importCommand: importFrom(files.commitFifo),
+    });
+    await assert.rejects(copyPipe.run(), (error: unknown) => error === noSnapshot);
+  });
+
+  test('a cancel while the export script is pending kills both at once, without waiting for it', async () => {
+    const files = newFiles();
+    const cancel = new AbortController();
+    const { copyPipe } = pipe({
+      files,
+      cancelSignal: cancel.signal,
+      exportCommand: fake('script-out'),
+      exportScript: new Promise<string>(() => undefined),
+      importCommand: importFrom(files.commitFifo),
+      onStart: () => setTimeout(() => cancel.abort(), 300),
+    });
+    const error = await expectPipeError(copyPipe.run());
+    assert.equal(error.reason, 'cancel');
+    for (const outcome of [error.exportOutcome, error.importOutcome]) assert.equal(outcome.killedBy, 'cancel');
   });
 
   test('the token is never written to a FIFO whose reader is gone', async () => {
