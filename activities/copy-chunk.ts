@@ -114,17 +114,25 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
       attempt: info.attempt,
       reworkedRows,
     });
-    const done = await ledger();
-    if (done) return skipped(done);
-    const range = input.chunk.range ?? (await storedRange(databases, input.target, input.copyId, n));
-
     const chunkTag = chunkSessions(input.copyId, input.generation, n);
     const appName = (side: string) => `${chunkTag}/a${info.attempt}/${side}`;
-    await databases
+    // Three independent reads at once, each a round trip a chunk would otherwise wait for in turn:
+    // the ledger, the chunk's range, and the fence of its earlier attempts (harmless to a chunk
+    // the ledger then shows committed: its attempts have ended).
+    const rangeRead = input.chunk.range
+      ? Promise.resolve(input.chunk.range)
+      : storedRange(databases, input.target, input.copyId, n);
+    const fenced = databases
       .withClient(input.target, (client) => fenceBackends(client, `${chunkTag}/%`))
       .catch((error: unknown) => {
         throw toFailure(error, 'import', 'connecting to the target');
       });
+    const [ledgerRead, rangeSettled, fenceSettled] = await Promise.allSettled([ledger(), rangeRead, fenced]);
+    if (ledgerRead.status === 'rejected') throw ledgerRead.reason;
+    if (ledgerRead.value) return skipped(ledgerRead.value);
+    if (rangeSettled.status === 'rejected') throw rangeSettled.reason;
+    if (fenceSettled.status === 'rejected') throw fenceSettled.reason;
+    const range = rangeSettled.value;
 
     const sourceProfile = databases.profile(input.source);
     const targetProfile = databases.profile(input.target);
