@@ -158,6 +158,13 @@ export function makePlanWindow(databases: Databases) {
 /**
  * The cursor's maximum above `low`, read by the client holding the export's snapshot; null
  * when no row is above it (an empty window).
+ *
+ * Written as the first value in descending order rather than `max(col) WHERE col > low`: rows
+ * above the watermark are newer than the column's statistics, so the planner takes the window for
+ * a row or two and aggregates over an index scan of all of it (the bench's 20,000-row window:
+ * 20,000 heap fetches, 10-16 ms; a million-row window would be read twice). Ordered with LIMIT 1
+ * the scan runs backwards and stops at the first visible row; without an index both forms scan.
+ * `IS NOT NULL` keeps NULLs, first in descending order, out as max() does.
  */
 export async function readHighMark(
   client: pg.ClientBase,
@@ -165,9 +172,11 @@ export async function readHighMark(
   window: Pick<PlannedWindow, 'type' | 'low'> & { column: string },
 ): Promise<string | null> {
   const column = quoteIdent(window.column);
-  const above = window.low === null ? '' : ` WHERE ${column} > ${cursorLiteral(window.low, window.type)}`;
-  const { rows } = await client.query<{ high: string | null }>(
-    `SELECT max(${column})::text AS high FROM ${quoteTable(table)}${above}`,
+  const above = window.low === null ? '' : ` AND w.${column} > ${cursorLiteral(window.low, window.type)}`;
+  // Qualified: a bare name in ORDER BY would mean the output column if the cursor were named `high`.
+  const { rows } = await client.query<{ high: string }>(
+    `SELECT w.${column}::text AS high FROM ${quoteTable(table)} AS w WHERE w.${column} IS NOT NULL${above} ` +
+      `ORDER BY w.${column} DESC LIMIT 1`,
   );
   return rows[0]?.high ?? null;
 }
