@@ -178,6 +178,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
           : undefined,
         cancelSignal: context.cancellationSignal,
         secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
+        // Its args and environment; with a preparation, the script comes from exportScript.
         exportCommand: exportCommand(exportOptions),
         ...(preparation
           ? {
