@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import pg from 'pg';
 import { createPgCluster, type PgCluster } from '../../src/dev/pg-cluster.js';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/dev/dev-server.js';
 import { PGFERRY_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes.js';
 import { parseDuration } from '../../src/shared/duration.js';
 import { METRICS } from '../../src/shared/metrics.js';
@@ -147,7 +148,7 @@ describe('docker-compose.yml', { timeout: 60_000 }, () => {
     }
   });
 
-  test("Temporal reads pgferry's dynamic config, which turns on eager activity execution", async () => {
+  test("Temporal reads pgferry's dynamic config, with every setting the dev server runs with", async () => {
     const temporal = service(config, 'temporal');
     const path = temporal.environment?.DYNAMIC_CONFIG_FILE_PATH;
     assert.ok(path, 'DYNAMIC_CONFIG_FILE_PATH is not set');
@@ -162,7 +163,10 @@ describe('docker-compose.yml', { timeout: 60_000 }, () => {
       string,
       { value: unknown }[]
     >;
-    assert.deepEqual(settings['system.enableActivityEagerExecution']?.[0]?.value, true);
+    assert.ok(Object.keys(DEV_SERVER_DYNAMIC_CONFIG).length >= 2);
+    for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
+      assert.deepEqual(settings[key]?.[0]?.value, value, key);
+    }
   });
 
   test("the worker's stop grace leaves room after PGFERRY_SHUTDOWN_GRACE for cancelling pipes", () => {
