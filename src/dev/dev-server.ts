@@ -43,10 +43,10 @@ const NAMESPACE = 'default';
  *   copies went from 490 ms to 130 ms.
  * - The transfer queue's read rate: every workflow task and every activity that is not eager
  *   reaches matching through the history shard's transfer queue, whose reader the server limits
- *   to 20 reads a second per shard by default. A chain then waits up to 50 ms at each hop: a
- *   workflow running 40 activities in turn measured 100 ms per activity at the default (50 ms
- *   with eager dispatch) and 16 ms at 1,000 (12 ms eager). The reader still reads only when there
- *   are new tasks, so an idle server does not poll more.
+ *   to 20 reads a second per shard by default, so steps that follow each other faster wait up to
+ *   50 ms each. A workflow running 40 no-op activities in turn measured 100 ms an activity at the
+ *   default and 16 ms at 1,000; empty-table copies went from about 300 ms to 260 ms. The reader
+ *   still reads only when there are new tasks, so an idle server does not poll more.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, boolean | number>> = {
   'system.enableActivityEagerExecution': true,
