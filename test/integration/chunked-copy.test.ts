@@ -61,6 +61,43 @@ function failureTypes(histories: Awaited<ReturnType<typeof historiesOf>>): strin
   return types;
 }
 
+/**
+ * Samples a server's client backends (all but the sampler's own) every 50 ms until stopped;
+ * resolves to the most seen at once and the most of them that were psql (a chunk's export or
+ * import: application_name ending in /export or /import).
+ */
+interface Backends {
+  peak: number;
+  peakPsql: number;
+  samples: number;
+}
+
+function sampleBackends(url: string): { stop(): Promise<Backends> } {
+  let stopped = false;
+  const sampled = withClient(url, async (client) => {
+    let peak = 0;
+    let peakPsql = 0;
+    let samples = 0;
+    while (!stopped) {
+      const { rows } = await client.query<{ all: number; psql: number }>(
+        `SELECT count(*)::int AS all, count(*) FILTER (WHERE application_name ~ '/(export|import)$')::int AS psql
+           FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+      );
+      peak = Math.max(peak, rows[0]!.all);
+      peakPsql = Math.max(peakPsql, rows[0]!.psql);
+      samples += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return { peak, peakPsql, samples };
+  });
+  return {
+    stop() {
+      stopped = true;
+      return sampled;
+    },
+  };
+}
+
 /** The psql children of this process running a chunk's export. */
 function chunkExports(): number[] {
   return childProcesses()
@@ -247,8 +284,14 @@ describe('chunked copy (issue 14)', { timeout: 1_800_000 }, () => {
   test('a copy of more than 2,000 chunks keeps every history in its tree under 5,000 events', async () => {
     const ref = table('many_chunks');
     await makeTable(h.sourceUrl, ref, { to: 300_000 });
+    // Connections, like history, must not grow with the number of chunks: sampled on both
+    // servers for the whole copy.
+    const samplers = [sampleBackends(h.sourceUrl), sampleBackends(h.targetUrl)];
     // One heap block per chunk.
-    const outcome = assertCompleted(await copy('public.many_chunks', '--chunk-rows', '100', '--jobs', '4').done);
+    const jobs = 4;
+    const result = await copy('public.many_chunks', '--chunk-rows', '100', '--jobs', String(jobs)).done;
+    const [source, target] = (await Promise.all(samplers.map((sampler) => sampler.stop()))) as [Backends, Backends];
+    const outcome = assertCompleted(result);
 
     assert.ok(outcome.chunks!.total >= 2000, `${outcome.chunks!.total} chunks`);
     assert.equal(outcome.chunks!.done, outcome.chunks!.total);
@@ -258,6 +301,21 @@ describe('chunked copy (issue 14)', { timeout: 1_800_000 }, () => {
     const longest = Math.max(...histories.map((history) => history.events.length));
     console.log(`${outcome.chunks!.total} chunks, ${histories.length} histories, the longest ${longest} events`);
     assert.ok(longest < 5000, `longest history: ${longest} events`);
+    console.log(
+      `peak backends: source ${source.peak} (${source.peakPsql} psql), target ${target.peak} (${target.peakPsql} psql); ` +
+        `${source.samples} and ${target.samples} samples`,
+    );
+    // At most one psql per chunk in flight on each side, and besides them no more than a
+    // worker's own bounded sessions: its short-query pool (4 per profile), the snapshot holder,
+    // and one step's session per copy. Nothing here scales with the 2,000 chunks.
+    for (const [side, seen] of [
+      ['source', source],
+      ['target', target],
+    ] as const) {
+      assert.ok(seen.samples > 20, `${side}: only ${seen.samples} samples`);
+      assert.ok(seen.peakPsql <= jobs, `${side}: ${seen.peakPsql} psql backends at once`);
+      assert.ok(seen.peak >= 1 && seen.peak <= jobs + 4 + 2, `${side}: ${seen.peak} backends at once`);
+    }
     // No event carries the plan (it is stored on the target): the largest event of the tree,
     // its encoded size as Temporal stores it, does not grow with the number of chunks.
     const sizes = histories.flatMap(({ id, events }) =>
