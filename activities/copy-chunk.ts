@@ -31,6 +31,7 @@ import type { TableRef } from '../src/shared/table-name.js';
 import { failure, toFailure } from './failures.js';
 import { fenceBackends, runTag, workflowTag } from './attempt-fence.js';
 import { rowDigestQuery } from './row-digest.js';
+import { pipeDeadline } from './pipe-deadline.js';
 
 export interface CopyChunkInput {
   /** `workflowId/runId` of the copy: the ledger's key. */
@@ -87,6 +88,7 @@ export function chunkSessions(copyId: string, generation?: number, chunk?: numbe
 
 export function makeCopyChunk(databases: Databases, psqlPath: string | undefined) {
   return async function copyChunk(input: CopyChunkInput): Promise<CopyChunkResult> {
+    const startedAt = Date.now();
     const context = Context.current();
     const { info } = context;
     if (!psqlPath || !findExecutable(psqlPath)) {
@@ -161,6 +163,7 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
         files,
         sampleProgress: () => sampleImportProgress(databases, input.target, appName('import')),
         stallTimeoutMs: input.stallTimeoutMs,
+        deadlineAt: pipeDeadline(startedAt, info.startToCloseTimeoutMs),
         cancelSignal: context.cancellationSignal,
         secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
         exportCommand: chunkExportCommand({

@@ -33,6 +33,7 @@ import type { CopiedWindow, PlannedWindow } from '../src/shared/incremental.js';
 import { attemptApplicationName, fenceEarlierAttempts, withAttemptSession } from './attempt-fence.js';
 import { compareStaged } from './verify-counts.js';
 import { startPipeMetrics, type PipeMetrics } from './pipe-metrics.js';
+import { pipeDeadline } from './pipe-deadline.js';
 
 export interface ExportImportInput {
   source: string;
@@ -92,8 +93,6 @@ export interface ExportImportHeartbeat {
 const HEARTBEAT_INTERVAL_MS = 1_000;
 /** The worker's maxHeartbeatThrottleInterval (src/worker/create-worker.ts). */
 export const HEARTBEAT_THROTTLE_MS = 500;
-/** Leave this much of start-to-close for killing, awaiting and reporting. */
-const DEADLINE_MARGIN_MS = 5_000;
 
 export function makeExportImport(databases: Databases, psqlPath: string | undefined) {
   return async function exportImport(input: ExportImportInput): Promise<ExportImportResult> {
@@ -173,9 +172,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         files,
         sampleProgress: () => sampleImportProgress(databases, input.target, appName('import')),
         stallTimeoutMs: input.stallTimeoutMs,
-        deadlineAt: info.startToCloseTimeoutMs
-          ? started + info.startToCloseTimeoutMs - Math.min(DEADLINE_MARGIN_MS, info.startToCloseTimeoutMs / 10)
-          : undefined,
+        deadlineAt: pipeDeadline(started, info.startToCloseTimeoutMs),
         cancelSignal: context.cancellationSignal,
         secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
         // Its args and environment; with a preparation, the script comes from exportScript.

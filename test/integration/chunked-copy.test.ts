@@ -166,6 +166,58 @@ describe('chunked copy (issue 14)', { timeout: 1_800_000 }, () => {
     assert.ok(types.includes('ExportKilled'), `failures in history: ${types.join(', ')}`);
   });
 
+  test('a chunk that outruns --copy-timeout is stopped by its own deadline, typed, and retried', async () => {
+    const ref = table('late_chunks');
+    await makeTable(h.sourceUrl, ref, { to: 40_000 });
+    const running = copy(
+      'public.late_chunks',
+      ...['--chunk-rows', '10000', '--jobs', '1', '--copy-timeout', '10s', '--stall-timeout', '5m'],
+    );
+    // Every chunk's import waits for a lock the test holds on staging (its lock_timeout is 30 s),
+    // until a chunk's second attempt is seen: the first one ended at its deadline.
+    await withClient(h.targetUrl, async (client) => {
+      const staging = await waitFor('the staging table', async () => {
+        const { rows } = await client.query<{ name: string }>(
+          `SELECT quote_ident(relname) AS name FROM pg_class WHERE relname LIKE 'pgferry_stg_%' AND relkind = 'r'`,
+        );
+        return rows[0]?.name;
+      });
+      await client.query('BEGIN');
+      await client.query(`LOCK TABLE public.${staging} IN ACCESS EXCLUSIVE MODE`);
+      await waitFor(
+        "a chunk's second attempt",
+        // Not on the lock's session: pg_stat_activity is read once per transaction.
+        async () => {
+          const { rows } = await query(
+            h.targetUrl,
+            `SELECT 1 FROM pg_stat_activity WHERE application_name ~ '/g1c\\d+/a2/import$'`,
+          );
+          return rows.length > 0 || undefined;
+        },
+        60_000,
+      );
+      await client.query('ROLLBACK');
+    });
+    const outcome = assertCompleted(await running.done);
+    assert.deepEqual(await tableDigestOf(h.targetUrl, ref), await tableDigestOf(h.sourceUrl, ref));
+    assert.ok(outcome.chunks!.attempts > outcome.chunks!.total, `attempts ${outcome.chunks!.attempts}`);
+    // The attempt failed as pgferry's own CopyStalled, naming the deadline and the chunk, not as
+    // Temporal's start-to-close timeout (which would leave its psql running until a heartbeat).
+    const failures = (await historiesOf(h, outcome.workflowId)).flatMap(({ events }) =>
+      events.flatMap((event) => {
+        const failure =
+          event.activityTaskStartedEventAttributes?.lastFailure ?? event.activityTaskFailedEventAttributes?.failure;
+        return failure ? [failure] : [];
+      }),
+    );
+    assert.ok(failures.length > 0, 'no failed attempt in history');
+    for (const failure of failures) {
+      assert.equal(failure.timeoutFailureInfo, null, `a timeout: ${failure.message}`);
+      assert.equal(failure.applicationFailureInfo?.type, 'CopyStalled', failure.message ?? '');
+      assert.match(failure.message ?? '', /activity deadline.*\(chunk public\.late_chunks ctid/);
+    }
+  });
+
   test('under snapshot consistency, rows moved between blocks during the copy are copied exactly once', async () => {
     // Transfers between accounts: every UPDATE writes a new row version, usually in another
     // block (fillfactor 100 leaves no room for HOT updates), and keeps the total balance. Chunks
