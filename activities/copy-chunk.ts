@@ -163,7 +163,7 @@ export function makeCopyChunk(databases: Databases, psqlPath: string | undefined
         files,
         sampleProgress: () => sampleImportProgress(databases, input.target, appName('import')),
         stallTimeoutMs: input.stallTimeoutMs,
-        deadlineAt: pipeDeadline(startedAt, info.startToCloseTimeoutMs),
+        deadlineAt: pipeDeadline(startedAt, info),
         cancelSignal: context.cancellationSignal,
         secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
         exportCommand: chunkExportCommand({

@@ -172,7 +172,7 @@ export function makeExportImport(databases: Databases, psqlPath: string | undefi
         files,
         sampleProgress: () => sampleImportProgress(databases, input.target, appName('import')),
         stallTimeoutMs: input.stallTimeoutMs,
-        deadlineAt: pipeDeadline(started, info.startToCloseTimeoutMs),
+        deadlineAt: pipeDeadline(started, info),
         cancelSignal: context.cancellationSignal,
         secrets: [...profileSecrets(sourceProfile), ...profileSecrets(targetProfile)],
         // Its args and environment; with a preparation, the script comes from exportScript.
