@@ -9,20 +9,30 @@ import type { Info } from '@temporalio/activity';
 /** Leave this much of the timeout (at most a tenth of it) for killing, awaiting and reporting. */
 const DEADLINE_MARGIN_MS = 5_000;
 
-export type DeadlineInfo = Pick<Info, 'startToCloseTimeoutMs' | 'scheduleToCloseTimeoutMs' | 'scheduledTimestampMs'>;
+export type DeadlineInfo = Pick<
+  Info,
+  'startToCloseTimeoutMs' | 'scheduleToCloseTimeoutMs' | 'scheduledTimestampMs' | 'currentAttemptScheduledTimestampMs'
+>;
 
 /**
- * The pipe's `deadlineAt` for an attempt started at `startedAt`: the sooner of its start-to-close
- * timeout and the activity's schedule-to-close (counted from its first scheduling, so a late
- * retry gets what is left of the budget), less the margin; undefined when neither is set.
+ * The pipe's `deadlineAt` for an attempt started at `startedAt` (this worker's clock): the sooner
+ * of its start-to-close timeout and what is left of the activity's schedule-to-close budget, less
+ * the margin; undefined when neither is set. What is left of the budget is the difference of two
+ * server timestamps (the first scheduling and this attempt's), so a worker whose clock is off
+ * from the server's does not move the deadline.
  */
 export function pipeDeadline(startedAt: number, info: DeadlineInfo): number | undefined {
-  const ends: number[] = [];
-  if (info.startToCloseTimeoutMs > 0) ends.push(startedAt + info.startToCloseTimeoutMs);
-  if (info.scheduleToCloseTimeoutMs > 0 && info.scheduledTimestampMs > 0) {
-    ends.push(info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs);
+  const runFor: number[] = [];
+  if (info.startToCloseTimeoutMs > 0) runFor.push(info.startToCloseTimeoutMs);
+  if (
+    info.scheduleToCloseTimeoutMs > 0 &&
+    info.scheduledTimestampMs > 0 &&
+    info.currentAttemptScheduledTimestampMs > 0
+  ) {
+    const spent = Math.max(0, info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs);
+    runFor.push(info.scheduleToCloseTimeoutMs - spent);
   }
-  if (ends.length === 0) return undefined;
+  if (runFor.length === 0) return undefined;
   const shortest = Math.min(...[info.startToCloseTimeoutMs, info.scheduleToCloseTimeoutMs].filter((ms) => ms > 0));
-  return Math.min(...ends) - Math.min(DEADLINE_MARGIN_MS, shortest / 10);
+  return startedAt + Math.min(...runFor) - Math.min(DEADLINE_MARGIN_MS, shortest / 10);
 }

@@ -31,8 +31,6 @@ function activityEnvironment(): MockActivityEnvironment {
     {
       startToCloseTimeoutMs: 60 * 60_000,
       scheduleToCloseTimeoutMs: 60 * 60_000,
-      // The mock's default (1 ms after the epoch) would end the schedule-to-close budget in 1970.
-      scheduledTimestampMs: Date.now(),
       workflowExecution: { workflowId: 'pgferry:bench:exportImport', runId: '00000000-0000-0000-0000-0000000000be' },
     },
     { logger: quietLogger },

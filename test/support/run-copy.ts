@@ -19,16 +19,14 @@ import type { CopyWorld } from './copy-world.js';
 const quietLogger = new DefaultLogger('ERROR');
 
 /**
- * A fresh environment per activity run (a cancelled one stays cancelled). The mock's default
- * timeouts (1 s) and first scheduling (the epoch) would put the pipe's deadline in the past.
+ * A fresh environment per activity run (a cancelled one stays cancelled). The default
+ * start-to-close of the mock (1 s) would put the pipe's deadline in the past, so it is raised.
  */
 export function activityEnvironment(info: Partial<Info> = {}): MockActivityEnvironment {
   return new MockActivityEnvironment(
     {
       startToCloseTimeoutMs: 10 * 60_000,
       scheduleToCloseTimeoutMs: 10 * 60_000,
-      // The mock's default (1 ms after the epoch) would end the schedule-to-close budget in 1970.
-      scheduledTimestampMs: Date.now(),
       workflowExecution: { workflowId: 'pgferry:target:test', runId: '00000000-0000-0000-0000-000000000001' },
       ...info,
     },

@@ -4,43 +4,70 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { pipeDeadline } from '../../activities/pipe-deadline.js';
+import { pipeDeadline, type DeadlineInfo } from '../../activities/pipe-deadline.js';
 
 const MINUTE = 60_000;
-/** When the activity was first scheduled. */
+/** The server's time of the activity's first scheduling. */
 const T = Date.UTC(2026, 11, 3);
+
+function info(overrides: Partial<DeadlineInfo>): DeadlineInfo {
+  return {
+    startToCloseTimeoutMs: 0,
+    scheduleToCloseTimeoutMs: 0,
+    scheduledTimestampMs: T,
+    currentAttemptScheduledTimestampMs: T,
+    ...overrides,
+  };
+}
 
 describe('pipeDeadline', () => {
   test('start-to-close alone: the attempt start plus the timeout, less 5 s', () => {
-    const info = { startToCloseTimeoutMs: 10 * MINUTE, scheduleToCloseTimeoutMs: 0, scheduledTimestampMs: 0 };
-    assert.equal(pipeDeadline(1_000_000, info), 1_000_000 + 10 * MINUTE - 5_000);
+    assert.equal(
+      pipeDeadline(1_000_000, info({ startToCloseTimeoutMs: 10 * MINUTE })),
+      1_000_000 + 10 * MINUTE - 5_000,
+    );
   });
 
   test('a short timeout keeps nine tenths of itself', () => {
-    const info = { startToCloseTimeoutMs: 10_000, scheduleToCloseTimeoutMs: 0, scheduledTimestampMs: 0 };
-    assert.equal(pipeDeadline(0, info), 9_000);
+    assert.equal(pipeDeadline(0, info({ startToCloseTimeoutMs: 10_000 })), 9_000);
   });
 
   test('a late retry ends with what is left of the schedule-to-close budget', () => {
-    // First scheduled at T with a budget of 70 min; this attempt starts at T + 65 min with 60 min to run.
-    const info = { startToCloseTimeoutMs: 60 * MINUTE, scheduleToCloseTimeoutMs: 70 * MINUTE, scheduledTimestampMs: T };
-    assert.equal(pipeDeadline(T + 65 * MINUTE, info), T + 70 * MINUTE - 5_000);
+    // A 70 min budget; this attempt was scheduled 65 min after the first, with 60 min to run.
+    const late = info({
+      startToCloseTimeoutMs: 60 * MINUTE,
+      scheduleToCloseTimeoutMs: 70 * MINUTE,
+      currentAttemptScheduledTimestampMs: T + 65 * MINUTE,
+    });
+    assert.equal(pipeDeadline(T + 65 * MINUTE, late), T + 70 * MINUTE - 5_000);
+  });
+
+  test("the budget is measured in the server's time: a worker clock an hour ahead ends at the same point of the attempt", () => {
+    const late = info({
+      startToCloseTimeoutMs: 60 * MINUTE,
+      scheduleToCloseTimeoutMs: 70 * MINUTE,
+      currentAttemptScheduledTimestampMs: T + 65 * MINUTE,
+    });
+    const workerStart = T + 65 * MINUTE + 60 * MINUTE;
+    assert.equal(pipeDeadline(workerStart, late), workerStart + 5 * MINUTE - 5_000);
   });
 
   test('an early attempt still ends at its own start-to-close', () => {
-    const info = { startToCloseTimeoutMs: 60 * MINUTE, scheduleToCloseTimeoutMs: 70 * MINUTE, scheduledTimestampMs: T };
-    assert.equal(pipeDeadline(T + 1_000, info), T + 1_000 + 60 * MINUTE - 5_000);
+    const early = info({ startToCloseTimeoutMs: 60 * MINUTE, scheduleToCloseTimeoutMs: 70 * MINUTE });
+    assert.equal(pipeDeadline(T + 1_000, early), T + 1_000 + 60 * MINUTE - 5_000);
   });
 
-  test('an unknown first scheduling leaves the budget to Temporal', () => {
-    const info = { startToCloseTimeoutMs: 60 * MINUTE, scheduleToCloseTimeoutMs: 70 * MINUTE, scheduledTimestampMs: 0 };
-    assert.equal(pipeDeadline(T + 65 * MINUTE, info), T + 65 * MINUTE + 60 * MINUTE - 5_000);
+  test('unknown scheduling times leave the budget to Temporal', () => {
+    const unknown = info({
+      startToCloseTimeoutMs: 60 * MINUTE,
+      scheduleToCloseTimeoutMs: 70 * MINUTE,
+      scheduledTimestampMs: 0,
+      currentAttemptScheduledTimestampMs: 0,
+    });
+    assert.equal(pipeDeadline(T, unknown), T + 60 * MINUTE - 5_000);
   });
 
   test('no timeout: no deadline', () => {
-    assert.equal(
-      pipeDeadline(0, { startToCloseTimeoutMs: 0, scheduleToCloseTimeoutMs: 0, scheduledTimestampMs: 5 }),
-      undefined,
-    );
+    assert.equal(pipeDeadline(0, info({})), undefined);
   });
 });
