@@ -61,11 +61,6 @@ function failureTypes(histories: Awaited<ReturnType<typeof historiesOf>>): strin
   return types;
 }
 
-/**
- * Samples a server's client backends (all but the sampler's own) every 50 ms until stopped;
- * resolves to the most seen at once and the most of them that were psql (a chunk's export or
- * import: application_name ending in /export or /import).
- */
 interface Backends {
   peak: number;
   peakPsql: number;
@@ -74,6 +69,11 @@ interface Backends {
   samples: number;
 }
 
+/**
+ * Samples a server's client backends (all but the sampler's own) every 50 ms until stopped;
+ * resolves to the most seen at once and the most of them that were psql (a chunk's export or
+ * import: application_name ending in /export or /import).
+ */
 function sampleBackends(url: string): { stop(): Promise<Backends> } {
   let stopped = false;
   const sampled = withClient(url, async (client) => {
@@ -364,8 +364,9 @@ describe('chunked copy (issue 14)', { timeout: 1_800_000 }, () => {
     // At most one psql per chunk in flight on each side, and besides them no more than a
     // worker's own bounded sessions: its short-query pool (4 per profile) and the copy's step
     // sessions (the snapshot holder; createStaging's and the plan's, kept warm for 10 s after
-    // use). Seen at the peaks: 4 pooled + 1 warm beside 4 imports on the target, the holder and
-    // a pooled one beside the exports on the source. Nothing here scales with the 2,000 chunks.
+    // use). Seen at the peaks: five idle `pgferry` sessions (pooled or warm) beside 4 imports on
+    // the target; the holder and one idle session beside the exports on the source. Nothing here
+    // scales with the 2,000 chunks.
     for (const [side, seen] of [
       ['source', source],
       ['target', target],
