@@ -49,7 +49,10 @@ export interface Ferry {
   /** A replace publish of `staging` into `table`, as the workflow's last step. */
   publish(table: TableRef, staging: CreateStagingResult, expectedRows: number, key: string): Promise<PublishResult>;
   /** A whole copy through Temporal; seconds are the run's start-to-close. */
-  copy(input: Omit<CopyTableInput, 'mode'>, taskQueue?: string): Promise<{ seconds: number; result: CopyTableResult }>;
+  copy(
+    input: Omit<CopyTableInput, 'mode'>,
+    taskQueue?: string,
+  ): Promise<{ seconds: number; result: CopyTableResult; workflowId: string }>;
   close(): Promise<void>;
 }
 
@@ -125,7 +128,7 @@ export async function startFerry(profiles: Map<string, ConnectionProfile>, psqlP
         throw new Error(`copy ${outcome.workflowId} ended ${outcome.status}: ${outcome.failure?.message ?? ''}`);
       }
       const result = await handle.result();
-      return { seconds: outcome.durationMs / 1000, result };
+      return { seconds: outcome.durationMs / 1000, result, workflowId: handle.workflowId };
     },
     async close() {
       worker?.shutdown();

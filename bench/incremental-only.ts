@@ -15,6 +15,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { findPsql } from '../src/pipe/launcher.js';
 import { startFerry, type Ferry } from './ferry.js';
 import { incrementalRun, measureIncremental, type IncrementalRun } from './incremental.js';
+import { activitySpans, millis } from './history.js';
 import { median } from './report.js';
 import { createBenchWorld, prepareData, type BenchWorld } from './world.js';
 
@@ -51,39 +52,20 @@ const options = new Command('bench:incremental')
   .opts<{ rows: number; runs: number; logStatements?: number }>();
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
-/** Epoch milliseconds of a history event's time (a protobuf Timestamp). */
-function millis(time: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined) {
-  if (!time) return 0;
-  const seconds = typeof time.seconds === 'number' ? time.seconds : (time.seconds?.toNumber() ?? 0);
-  return seconds * 1000 + (time.nanos ?? 0) / 1e6;
-}
-
 /** One line per activity: queue wait and run time, and the workflow's own overhead around them. */
 async function activityTimings(ferry: Ferry, workflowId: string): Promise<string[]> {
   const history = await ferry.server.env.client.workflow.getHandle(workflowId).fetchHistory();
   const events = history.events ?? [];
-  const first = millis(events[0]?.eventTime);
-  const scheduled = new Map<string, { type: string; at: number }>();
-  const started = new Map<string, number>();
-  const lines: string[] = [];
-  for (const event of events) {
-    const at = millis(event.eventTime) - first;
-    const id = String(event.eventId);
-    if (event.activityTaskScheduledEventAttributes) {
-      scheduled.set(id, { type: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at });
-    } else if (event.activityTaskStartedEventAttributes) {
-      started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), at);
-    } else if (event.activityTaskCompletedEventAttributes) {
-      const key = String(event.activityTaskCompletedEventAttributes.scheduledEventId);
-      const s = scheduled.get(key)!;
-      const st = started.get(key) ?? s.at;
-      lines.push(
-        `${s.type.padEnd(16)} scheduled at ${s.at.toFixed(0).padStart(5)} ms, wait ${(st - s.at).toFixed(0).padStart(4)} ms, ` +
-          `run ${(at - st).toFixed(0).padStart(5)} ms`,
-      );
-    } else if (event.workflowExecutionCompletedEventAttributes) {
-      lines.push(`workflow completed at ${at.toFixed(0)} ms (${events.length} events)`);
-    }
+  const lines = activitySpans(events).map(
+    (span) =>
+      `${span.type.padEnd(16)} scheduled at ${span.scheduledAt.toFixed(0).padStart(5)} ms, ` +
+      `wait ${(span.startedAt - span.scheduledAt).toFixed(0).padStart(4)} ms, ` +
+      `run ${(span.completedAt - span.startedAt).toFixed(0).padStart(5)} ms`,
+  );
+  const completed = events.find((event) => event.workflowExecutionCompletedEventAttributes);
+  if (completed) {
+    const at = millis(completed.eventTime) - millis(events[0]?.eventTime);
+    lines.push(`workflow completed at ${at.toFixed(0)} ms (${events.length} events)`);
   }
   return lines;
 }
