@@ -1,5 +1,5 @@
 /**
- * `npm run bench:chunks -- [--rows N] [--rounds K] [--jobs N] [--chunk-rows N]`: only the
+ * `npm run bench:chunks -- [--rows N] [--rounds K] [--jobs N] [--chunk-rows N | --default-chunk-size]`: only the
  * chunked copy against the single-stream copy of the same table (issue 14's `--jobs` line of
  * `npm run bench`), alternating which goes first, plus where the chunked copy's time goes: each
  * chunk activity's queue wait, run time and the gap since the chunk before it completed, read
@@ -19,8 +19,9 @@ const options = new Command('bench:chunks')
   .option('--rounds <k>', 'rounds, each one single-stream and one chunked copy', positiveInt, 3)
   .option('--jobs <n>', '--jobs of the chunked copy', positiveInt, 1)
   .option('--chunk-rows <n>', 'rows per chunk (default: rows/10, as npm run bench)', positiveInt)
+  .option('--default-chunk-size', "pgferry's own chunk size (about 1 GiB of heap) instead of rows/10")
   .parse()
-  .opts<{ rows: number; rounds: number; jobs: number; chunkRows?: number }>();
+  .opts<{ rows: number; rounds: number; jobs: number; chunkRows?: number; defaultChunkSize?: boolean }>();
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
 /** The copyChunk activities of a copy's whole workflow tree, each batch's in completion order. */
@@ -54,14 +55,17 @@ async function main(): Promise<void> {
     say(`generating ${options.rows} rows`);
     await prepareData(world, options.rows, 1);
     ferry = await startFerry(world.profiles, findPsql()!);
-    const chunkRows = options.chunkRows ?? Math.max(1, Math.ceil(options.rows / 10));
+    const chunkRows = options.defaultChunkSize
+      ? undefined
+      : (options.chunkRows ?? Math.max(1, Math.ceil(options.rows / 10)));
     const id = `F-c${options.jobs}`;
     const seconds: Record<string, number[]> = { F: [], [id]: [] };
     for (let round = 1; round <= options.rounds; round++) {
       const order = round % 2 === 1 ? ['F', id] : [id, 'F'];
       for (const variant of order) {
         await settle(world);
-        const chunking = variant === 'F' ? {} : { chunking: { chunkRows, jobs: options.jobs } };
+        const chunking =
+          variant === 'F' ? {} : { chunking: { ...(chunkRows ? { chunkRows } : {}), jobs: options.jobs } };
         const copy = await ferry.copy({ source: 'source', target: 'target', table: TABLE, ...chunking });
         seconds[variant]!.push(copy.seconds);
         say(`round ${round} ${variant} ${copy.seconds.toFixed(2)} s (${formatPhases(copy.result)})`);
@@ -81,7 +85,9 @@ async function main(): Promise<void> {
     }
     const f = median(seconds.F!);
     const c = median(seconds[id]!);
-    say(`median F ${f.toFixed(2)} s, ${id} ${c.toFixed(2)} s: ${(c / f).toFixed(2)}x (--chunk-rows ${chunkRows})`);
+    say(
+      `median F ${f.toFixed(2)} s, ${id} ${c.toFixed(2)} s: ${(c / f).toFixed(2)}x (${chunkRows ? `--chunk-rows ${chunkRows}` : 'default chunk size'})`,
+    );
   } finally {
     await ferry?.close().catch((error: unknown) => say(`stopping Temporal: ${String(error)}`));
     await world.close();
