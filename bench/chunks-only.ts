@@ -6,13 +6,12 @@
  * from the copy's batch histories. Progress and the figures go to stderr.
  */
 import { Command } from 'commander';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { findPsql } from '../src/pipe/launcher.js';
-import { startFerry, phaseSeconds, type Ferry } from './ferry.js';
+import { phaseSeconds, type Ferry } from './ferry.js';
 import { activitySpans, type ActivitySpan } from './history.js';
 import { positiveInt } from './options.js';
 import { median } from './report.js';
-import { createBenchWorld, prepareData, TABLE, type BenchWorld } from './world.js';
+import { TABLE, type BenchWorld } from './world.js';
+import { runCommand, withBenchFerry } from './command.js';
 
 const options = new Command('bench:chunks')
   .option('--rows <n>', 'rows in the source table', positiveInt, 2_000_000)
@@ -48,13 +47,7 @@ const formatPhases = (result: Parameters<typeof phaseSeconds>[0]) =>
     .join(', ');
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const world = await createBenchWorld(say);
-  let ferry: Ferry | undefined;
-  try {
-    say(`generating ${options.rows} rows`);
-    await prepareData(world, options.rows, 1);
-    ferry = await startFerry(world.profiles, findPsql()!);
+  await withBenchFerry(options.rows, say, async (world, ferry) => {
     const chunkRows = options.defaultChunkSize
       ? undefined
       : (options.chunkRows ?? Math.max(1, Math.ceil(options.rows / 10)));
@@ -88,15 +81,7 @@ async function main(): Promise<void> {
     say(
       `median F ${f.toFixed(2)} s, ${id} ${c.toFixed(2)} s: ${(c / f).toFixed(2)}x (${chunkRows ? `--chunk-rows ${chunkRows}` : 'default chunk size'})`,
     );
-  } finally {
-    await ferry?.close().catch((error: unknown) => say(`stopping Temporal: ${String(error)}`));
-    await world.close();
-  }
+  });
 }
 
-try {
-  await main();
-} catch (error) {
-  say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-}
+await runCommand(main, say);

@@ -11,13 +11,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { positiveInt } from './options.js';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { findPsql } from '../src/pipe/launcher.js';
-import { startFerry, type Ferry } from './ferry.js';
+import type { Ferry } from './ferry.js';
 import { incrementalRun, measureIncremental, type IncrementalRun } from './incremental.js';
 import { activitySpans, millis } from './history.js';
 import { median } from './report.js';
-import { createBenchWorld, prepareData, type BenchWorld } from './world.js';
+import type { BenchWorld } from './world.js';
+import { runCommand, withBenchFerry } from './command.js';
 
 /** Makes both servers log every statement's duration; returns each log's length now. */
 async function startStatementLog(world: BenchWorld): Promise<number[]> {
@@ -71,13 +70,7 @@ async function activityTimings(ferry: Ferry, workflowId: string): Promise<string
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const world = await createBenchWorld(say);
-  let ferry: Ferry | undefined;
-  try {
-    say(`generating ${options.rows} rows`);
-    await prepareData(world, options.rows, 1);
-    ferry = await startFerry(world.profiles, findPsql()!);
+  await withBenchFerry(options.rows, say, async (world, ferry) => {
     const first = await measureIncremental(world, ferry, 1);
     const percent = (seconds: number) => `${((seconds / first.fullSeconds) * 100).toFixed(1)}%`;
     const report = async (run: number, measured: IncrementalRun) => {
@@ -85,7 +78,7 @@ async function main(): Promise<void> {
         `incremental run ${run} (${measured.rows} rows) ${measured.seconds.toFixed(3)} s: ${percent(measured.seconds)}; ` +
           `the same window by hand ${measured.rawSeconds.toFixed(3)} s: ${percent(measured.rawSeconds)}`,
       );
-      for (const line of await activityTimings(ferry!, measured.workflowId)) say(`  ${line}`);
+      for (const line of await activityTimings(ferry, measured.workflowId)) say(`  ${line}`);
     };
     say(`full copy ${first.fullSeconds.toFixed(2)} s`);
     await report(1, first.runs[0]!);
@@ -102,15 +95,7 @@ async function main(): Promise<void> {
       `median over ${runs.length} runs: ${percent(median(runs.map((r) => r.seconds)))} (goal <= 5%); ` +
         `by hand ${percent(median(runs.map((r) => r.rawSeconds)))}`,
     );
-  } finally {
-    await ferry?.close().catch((error: unknown) => say(`stopping Temporal: ${String(error)}`));
-    await world.close();
-  }
+  });
 }
 
-try {
-  await main();
-} catch (error) {
-  say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exitCode = 1;
-}
+await runCommand(main, say);

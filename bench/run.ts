@@ -24,6 +24,7 @@ import { measureWorkerSubprocess } from './rss.js';
 import { TEXT_SIZE_SCRIPT, timeScript, toolVersion } from './shell.js';
 import { MEASUREMENTS, runRound, type RoundExtras } from './variants.js';
 import { EMPTY_TABLE, TABLE, createBenchWorld, prepareData, type BenchWorld } from './world.js';
+import { runCommand, tearDown } from './command.js';
 
 const RSS_TASK_QUEUE = 'pgferry-bench-rss';
 
@@ -198,14 +199,8 @@ async function main(): Promise<void> {
     );
     if (options.json) process.stdout.write(`${JSON.stringify(results)}\n`);
   } finally {
-    await ferry?.close().catch((error: unknown) => say(`stopping Temporal: ${String(error)}`));
-    await world.close();
+    await tearDown(ferry, world, say);
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  say(`failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-}
+await runCommand(main, say);
