@@ -9,6 +9,7 @@
  * --lookback the type cannot take), SourceTableNotFound, and the connection failures of toFailure.
  * Idempotent: reads only.
  */
+import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Databases } from '../src/db/databases.js';
 import { readWatermark } from '../src/db/watermarks.js';
@@ -37,8 +38,12 @@ export interface PlanWindowInput {
   incremental: IncrementalSpec;
 }
 
-/** The cursor column's type on the source, or InvalidCopySpec naming what is wrong. */
-async function cursorTypeOf(client: pg.ClientBase, table: TableRef, column: string): Promise<CursorType> {
+/** The cursor column on the source, or InvalidCopySpec naming what is wrong. */
+async function cursorOf(
+  client: pg.ClientBase,
+  table: TableRef,
+  column: string,
+): Promise<{ type: CursorType; indexed: boolean | undefined }> {
   const found = await readCursorColumn(client, table, column);
   if (!found) {
     throw failure(
@@ -53,7 +58,7 @@ async function cursorTypeOf(client: pg.ClientBase, table: TableRef, column: stri
         '(timestamptz, timestamp, date, smallint, integer, bigint, numeric)',
     );
   }
-  return found.type;
+  return { type: found.type, indexed: found.indexed };
 }
 
 /** A value through the type's own input and output, on the source; InvalidCopySpec when it is not one. */
@@ -139,12 +144,24 @@ export function makePlanWindow(databases: Databases) {
       return await databases.withClient(input.source, async (client) => {
         await client.query('BEGIN READ ONLY');
         try {
-          const type = await cursorTypeOf(client, input.sourceTable, column);
+          const { type, indexed } = await cursorOf(client, input.sourceTable, column);
+          if (indexed === false) {
+            log.warn('no index leads with the cursor column on the source: each run scans the whole table', {
+              table: formatTable(input.sourceTable),
+              column,
+            });
+          }
           const start = since === undefined ? null : await normalised(client, since, type, '--since');
           const watermark = stored ? await normalised(client, stored.watermark, type, 'the stored watermark') : null;
           const low =
             watermark === null ? start : lookback ? await lookedBack(client, watermark, type, lookback) : watermark;
-          return { key, type, watermark: stored?.watermark ?? null, low };
+          return {
+            key,
+            type,
+            watermark: stored?.watermark ?? null,
+            low,
+            ...(indexed === undefined ? {} : { cursorIndexed: indexed }),
+          };
         } finally {
           await client.query('ROLLBACK');
         }

@@ -18,12 +18,13 @@ import { median } from './report.js';
 import type { BenchWorld } from './world.js';
 import { runCommand, withBenchFerry } from './command.js';
 
-/** Makes both servers log every statement's duration; returns each log's length now. */
+/** Makes both servers log every statement's duration and every connection; returns each log's length now. */
 async function startStatementLog(world: BenchWorld): Promise<number[]> {
   const sizes: number[] = [];
   for (const side of ['source', 'target'] as const) {
     await world.sql(side, 'postgres', 'ALTER SYSTEM SET log_min_duration_statement = 0');
     await world.sql(side, 'postgres', "ALTER SYSTEM SET log_line_prefix = '%m [%p] %a '");
+    await world.sql(side, 'postgres', 'ALTER SYSTEM SET log_connections = on');
     await world.sql(side, 'postgres', 'SELECT pg_reload_conf()');
     sizes.push((await readFile(join(dirname(world[side].dataDir), 'server.log'), 'utf8')).length);
   }
@@ -37,7 +38,8 @@ async function loggedStatements(world: BenchWorld, sizes: number[], atLeastMs: n
     const log = (await readFile(join(dirname(world[side].dataDir), 'server.log'), 'utf8')).slice(sizes[i]);
     for (const line of log.split('\n')) {
       const ms = /duration: ([\d.]+) ms/.exec(line);
-      if (ms && Number(ms[1]) >= atLeastMs) lines.push(`${side}: ${line.slice(0, 400)}`);
+      if ((ms && Number(ms[1]) >= atLeastMs) || /connection (received|authorized)/.test(line))
+        lines.push(`${side}: ${line.slice(0, 400)}`);
     }
   }
   return lines;
@@ -46,7 +48,11 @@ async function loggedStatements(world: BenchWorld, sizes: number[], atLeastMs: n
 const options = new Command('bench:incremental')
   .option('--rows <n>', 'rows in the source table', positiveInt, 2_000_000)
   .option('--runs <k>', 'incremental runs after the full copy, each after another 1% changed', positiveInt, 3)
-  .option('--log-statements <ms>', 'after the last run, list the statements both servers logged at or above ms', Number)
+  .option(
+    '--log-statements <ms>',
+    'after the last run, list the statements both servers logged at or above ms, and every connection (when each psql connected)',
+    Number,
+  )
   .parse()
   .opts<{ rows: number; runs: number; logStatements?: number }>();
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);

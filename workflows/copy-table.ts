@@ -146,8 +146,14 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   let generation = 0;
 
   let staging: TableRef | undefined;
+  /** Set once the window is planned: no index on the source leads with the cursor column. */
+  let cursorUnindexed = false;
+  /** The window as results, status and the UI show it, with the unindexed cursor's warning. */
+  const shown = (window: CopiedWindow): CopiedWindow =>
+    cursorUnindexed ? { ...window, cursorIndexed: false } : window;
   /** Nothing above the watermark: staging goes, the target and the watermark stay as they were. */
-  async function emptyWindow(window: CopiedWindow): Promise<CopyTableResult> {
+  async function emptyWindow(copiedWindow: CopiedWindow): Promise<CopyTableResult> {
+    const window = shown(copiedWindow);
     const toDrop = staging!;
     await phase('cleanup', `empty window: dropping ${formatTable(toDrop)}`, () =>
       dropStaging({ target: input.target, staging: toDrop, targetTable }),
@@ -207,6 +213,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         ),
     );
     const planned = plannedAlone ?? staged.window;
+    cursorUnindexed = planned?.cursorIndexed === false;
     // A window larger than a chunk is copied in chunks of the cursor's values (window-chunks.ts).
     const windowPlan: PlanChunksResult | undefined =
       incremental && staged.windowChunks ? { consistency: 'snapshot', total: staged.windowChunks } : undefined;
@@ -292,7 +299,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         bytes: result.bytes,
         sourceRows: result.sourceRows,
         attempt: attempts,
-        ...(result.window ? { window: result.window } : {}),
+        ...(result.window ? { window: shown(result.window) } : {}),
       };
       // The chunked window's verifyCounts stays: it compares the chunks' sums with staging.
       if (result.window?.high === null || (fewerSteps && !windowPlan)) {
@@ -331,7 +338,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     if (windowPlan && planned && incremental && copied.importedRows === 0) {
       return await emptyWindow({ column: incremental.column, low: planned.low, high: null, rows: 0 });
     }
-    let window = copied.window;
+    let window = copied.window && shown(copied.window);
     const into = `${input.mode} into ${input.target}:${formatTable(targetTable)}`;
     const published = await phase('publish', window ? `${into}, window ${formatWindow(window)}` : into, () =>
       CancellationScope.nonCancellable(() =>
@@ -362,12 +369,12 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
       ),
     );
     if (windowPlan && planned && incremental) {
-      window = {
+      window = shown({
         column: incremental.column,
         low: planned.low,
         high: published.high ?? null,
         rows: copied.importedRows,
-      };
+      });
       progress = { ...progress, window };
     }
     const cancelRequestedDuringPublish = CancellationScope.current().consideredCancelled;

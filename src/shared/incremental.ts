@@ -56,6 +56,8 @@ export interface PlannedWindow {
   watermark: string | null;
   /** Rows strictly above this are copied (null: from the start); below the watermark with --lookback. */
   low: string | null;
+  /** false: no btree index on the source leads with the column (cursor-column.ts); absent: unknown. */
+  cursorIndexed?: boolean;
 }
 
 /** The window a run copied: (low, high], high read in the export's snapshot. */
@@ -65,6 +67,11 @@ export interface CopiedWindow {
   /** The column's maximum in the export's snapshot; null when no row is above low (empty window). */
   high: string | null;
   rows: number;
+  /**
+   * false when no btree index on the source leads with the column: the run read the whole table
+   * to find its window, and so will every run until one is made. Absent when indexed or unknown.
+   */
+  cursorIndexed?: false;
 }
 
 /** What publish writes with the rows, in its transaction (watermarks.ts). */
@@ -100,6 +107,17 @@ export function incrementalProblem(spec: IncrementalSpec, mode: CopyMode): strin
 }
 
 /** `(low, high]` for people: `(start, 2026-12-02 10:00:00+00]`. */
-export function formatWindow(window: Pick<CopiedWindow, 'column' | 'low' | 'high'>): string {
+export function formatWindowRange(window: Pick<CopiedWindow, 'column' | 'low' | 'high'>): string {
   return `${window.column} in (${window.low ?? 'start'}, ${window.high ?? window.low ?? 'start'}]`;
+}
+
+/** The window's range and, for a cursor no index leads with, the warning (unindexedCursorWarning). */
+export function formatWindow(window: Pick<CopiedWindow, 'column' | 'low' | 'high' | 'cursorIndexed'>): string {
+  const range = formatWindowRange(window);
+  return window.cursorIndexed === false ? `${range} (warning: ${unindexedCursorWarning(window.column)})` : range;
+}
+
+/** Said wherever a window of an unindexed cursor is shown: what each run costs, and the fix. */
+export function unindexedCursorWarning(column: string): string {
+  return `no index on the source leads with ${column}, so every run scans the whole table; index ${column}`;
 }

@@ -78,7 +78,14 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     );
     const first = await copy('inc_micro', 'ts');
     assert.equal(first.rows, 999);
-    assert.deepEqual(first.window, { column: 'ts', low: null, high: '2026-01-01 00:00:00.000999+00', rows: 999 });
+    // No index leads with ts: the result says so, as status and copy --wait do below.
+    assert.deepEqual(first.window, {
+      column: 'ts',
+      low: null,
+      high: '2026-01-01 00:00:00.000999+00',
+      rows: 999,
+      cursorIndexed: false,
+    });
     assert.equal(await watermark('inc_micro', 'ts'), '2026-01-01 00:00:00.000999+00');
     // One microsecond above the watermark, and more: a cursor rounded to milliseconds would lose them.
     await query(
@@ -96,9 +103,23 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     const text = await h.cli(['status', second.workflowId]);
     assert.match(
       text.stdout,
-      /window ts in \(2026-01-01 00:00:00\.000999\+00, 2026-01-01 00:00:00\.0015\+00\]: 501 rows/,
+      /window ts in \(2026-01-01 00:00:00\.000999\+00, 2026-01-01 00:00:00\.0015\+00\]: 501 rows\n {2}warning: no index on the source leads with ts, so every run scans the whole table; index ts$/,
     );
     await assertSameRows('inc_micro');
+
+    const waitArgs = ['copy', '--source', 'source', '--target', 'target', '--table', 'inc_micro'];
+    const unindexed = await h.cli([...waitArgs, '--incremental-by', 'ts', '--mode', 'append', '--wait']);
+    assertExitedOk(unindexed);
+    assert.match(
+      unindexed.stderr,
+      /COMPLETED: 0 rows, .*, window ts in \(.*\] \(warning: no index on the source leads with ts,/,
+    );
+    // A btree index led by the column is what the window's reads need: the warning goes.
+    await query(h.sourceUrl, 'CREATE INDEX inc_micro_ts ON public.inc_micro (ts, id)');
+    const indexed = await h.cli([...waitArgs, '--incremental-by', 'ts', '--mode', 'append', '--wait']);
+    assertExitedOk(indexed);
+    assert.match(indexed.stderr, /COMPLETED: 0 rows, .*, window ts in \(2026-01-01 00:00:00\.0015\+00, [^\]]*\]$/m);
+    assert.doesNotMatch(indexed.stderr, /warning/);
   });
 
   test('a numeric(30,0) cursor beyond 2^53 copies values that differ in the last digit exactly once', async () => {
