@@ -2,12 +2,14 @@
  * readHighMark (activities/read-window.ts), the window's upper bound, against a real cluster: it
  * must read the newest row of the window, not the window, even when the rows above the
  * watermark are newer than the column's statistics (as they are on every scheduled run), and it
- * must order by the cursor's own type whatever the column is called.
+ * must order by the cursor's own type whatever the column is called. Both it and the window need
+ * an index led by the cursor: readCursorColumn's verdict on that, which every run reports.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createPgClusters, type PgCluster } from '../../src/dev/pg-cluster.js';
 import { readHighMark } from '../../activities/read-window.js';
+import { readCursorColumn } from '../../src/db/cursor-column.js';
 import { query, withClient } from '../support/pg.js';
 
 const TABLE = { schema: 'public', table: 'hm' };
@@ -70,5 +72,60 @@ describe('the window high mark on a real cluster', { timeout: 120_000 }, () => {
     assert.equal(await read(null), '10');
     assert.equal(await read('9'), '10');
     assert.equal(await read('10'), null);
+  });
+  test('an index led by the cursor, on the table or on every partition, is what makes a run read only new rows', async () => {
+    await query(
+      url,
+      `CREATE TABLE public.ix_plain (id int PRIMARY KEY, ts timestamptz);
+       CREATE INDEX ON public.ix_plain (ts, id);
+       CREATE TABLE public.ix_second (id int, ts timestamptz);
+       CREATE INDEX ON public.ix_second (id, ts);
+       CREATE TABLE public.ix_partial (id int, ts timestamptz);
+       CREATE INDEX ON public.ix_partial (ts) WHERE id > 0;
+       CREATE TABLE public.ix_hash (id int, ts timestamptz);
+       CREATE INDEX ON public.ix_hash USING hash (ts);
+       CREATE TABLE public.ix_parted (id int, ts timestamptz) PARTITION BY RANGE (id);
+       CREATE TABLE public.ix_parted_1 PARTITION OF public.ix_parted FOR VALUES FROM (0) TO (100);
+       CREATE INDEX ON public.ix_parted (ts);
+       CREATE TABLE public.ix_each (ts timestamptz, id int) PARTITION BY RANGE (id);
+       CREATE TABLE public.ix_each_1 (id int, ts timestamptz);
+       ALTER TABLE public.ix_each ATTACH PARTITION public.ix_each_1 FOR VALUES FROM (0) TO (100);
+       CREATE TABLE public.ix_each_2 PARTITION OF public.ix_each FOR VALUES FROM (100) TO (200);
+       CREATE INDEX ON public.ix_each_1 (ts);
+       CREATE INDEX ON public.ix_each_2 (ts);
+       CREATE TABLE public.ix_one (id int, ts timestamptz) PARTITION BY RANGE (id);
+       CREATE TABLE public.ix_one_1 PARTITION OF public.ix_one FOR VALUES FROM (0) TO (100);
+       CREATE TABLE public.ix_one_2 PARTITION OF public.ix_one FOR VALUES FROM (100) TO (200);
+       CREATE INDEX ON public.ix_one_1 (ts);
+       CREATE VIEW public.ix_view AS SELECT * FROM public.ix_plain;`,
+    );
+    const verdicts: Record<string, boolean | undefined> = {};
+    await withClient(url, async (client) => {
+      for (const table of [
+        'ix_plain',
+        'ix_second',
+        'ix_partial',
+        'ix_hash',
+        'ix_parted',
+        'ix_each',
+        'ix_one',
+        'ix_view',
+      ]) {
+        verdicts[table] = (await readCursorColumn(client, { schema: 'public', table }, 'ts'))?.indexed;
+      }
+    });
+    assert.deepEqual(verdicts, {
+      ix_plain: true,
+      // ts second in the index: no range scan on it.
+      ix_second: false,
+      ix_partial: false,
+      ix_hash: false,
+      ix_parted: true,
+      // Indexed partition by partition, one of them with its columns in another order.
+      ix_each: true,
+      // One partition without: every run scans that one.
+      ix_one: false,
+      ix_view: undefined,
+    });
   });
 });
