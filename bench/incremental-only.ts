@@ -1,9 +1,10 @@
 /**
- * `npm run bench:incremental -- [--rows N] [--runs K]`: only issue 16's bench line (see
+ * `npm run bench:incremental -- [--rows N] [--runs K] [--scattered]`: only issue 16's bench line (see
  * incremental.ts), without the other variants, plus where the incremental run's time goes: each
  * activity's schedule-to-start (queue wait) and start-to-close, read from the run's history.
  * `--runs K` repeats the 1%-change-then-incremental step K times after the one full copy and
- * reports each ratio and their median. Progress and the figures go to stderr. A local activity
+ * reports each ratio and their median; `--scattered` changes another 1% each time (incremental.ts,
+ * ChangedRows). Progress and the figures go to stderr. A local activity
  * (an incremental run's createStaging) has no scheduled/started events: its time is inside the
  * "scheduled at" of the activity after it.
  */
@@ -12,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { positiveInt } from './options.js';
 import type { Ferry } from './ferry.js';
-import { incrementalRun, measureIncremental, type IncrementalRun } from './incremental.js';
+import { changeStatements, incrementalRun, measureIncremental, type IncrementalRun } from './incremental.js';
 import { activitySpans, millis } from './history.js';
 import { median } from './report.js';
 import type { BenchWorld } from './world.js';
@@ -48,13 +49,14 @@ async function loggedStatements(world: BenchWorld, sizes: number[], atLeastMs: n
 const options = new Command('bench:incremental')
   .option('--rows <n>', 'rows in the source table', positiveInt, 2_000_000)
   .option('--runs <k>', 'incremental runs after the full copy, each after another 1% changed', positiveInt, 3)
+  .option('--scattered', 'each change touches another 1% of the rows, spread over the table, instead of the same 1%')
   .option(
     '--log-statements <ms>',
     'after the last run, list the statements both servers logged at or above ms, and every connection (when each psql connected)',
     Number,
   )
   .parse()
-  .opts<{ rows: number; runs: number; logStatements?: number }>();
+  .opts<{ rows: number; runs: number; scattered?: boolean; logStatements?: number }>();
 const say = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
 /** One line per activity: queue wait and run time, and the workflow's own overhead around them. */
@@ -77,7 +79,8 @@ async function activityTimings(ferry: Ferry, workflowId: string): Promise<string
 
 async function main(): Promise<void> {
   await withBenchFerry(options.rows, say, async (world, ferry) => {
-    const first = await measureIncremental(world, ferry, 1);
+    const nextChange = changeStatements(options.scattered ? 'scattered' : 'same');
+    const first = await measureIncremental(world, ferry, 1, nextChange);
     const percent = (seconds: number) => `${((seconds / first.fullSeconds) * 100).toFixed(1)}%`;
     const report = async (run: number, measured: IncrementalRun) => {
       say(
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
     for (let run = 2; run <= options.runs; run++) {
       const sizes =
         run === options.runs && options.logStatements !== undefined ? await startStatementLog(world) : undefined;
-      const again = await incrementalRun(world, ferry);
+      const again = await incrementalRun(world, ferry, nextChange);
       runs.push(again);
       await report(run, again);
       if (sizes) for (const line of await loggedStatements(world, sizes, options.logStatements!)) say(`  ${line}`);

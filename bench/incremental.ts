@@ -60,11 +60,27 @@ async function timedCopy(
 }
 
 const BASE = { source: 'source', target: 'target', table: TABLE };
-const CHANGE_ONE_PERCENT = `UPDATE bench_inc SET qty = qty + 1, updated_at = clock_timestamp() WHERE id % 100 = 0`;
+
+/**
+ * Which 1% of the rows each change touches. 'same': id % 100 = 0 every time, the bench's line, so
+ * from the second run on their newest versions sit together at the end of both tables and a run
+ * reads and upserts a few hundred pages. 'scattered': another 1% each time (id % 100 = 1, 2, ...),
+ * as an hour of real changes spreads over a table: 20,000 rows on as many pages.
+ */
+export type ChangedRows = 'same' | 'scattered';
+
+/** The UPDATE statements of successive changes, each of 1% of the rows. */
+export function changeStatements(rows: ChangedRows): () => string {
+  let change = 0;
+  return () => {
+    const remainder = rows === 'same' ? 0 : (change++ % 99) + 1;
+    return `UPDATE bench_inc SET qty = qty + 1, updated_at = clock_timestamp() WHERE id % 100 = ${remainder}`;
+  };
+}
 
 /** Changes 1% of the rows and times an incremental upsert; throws when it copied other than those rows. */
-async function changeAndCopy(world: BenchWorld, ferry: Ferry) {
-  const changed = await world.sql('source', 'bench', CHANGE_ONE_PERCENT);
+async function changeAndCopy(world: BenchWorld, ferry: Ferry, nextChange: () => string) {
+  const changed = await world.sql('source', 'bench', nextChange());
   const incremental = await timedCopy(ferry, { ...BASE, mode: 'upsert', incremental: { column: 'updated_at' } });
   const changedRows = changed.rowCount ?? 0;
   if (incremental.result.rows !== changedRows) {
@@ -93,9 +109,9 @@ const UPSERT = `INSERT INTO bench_inc SELECT * FROM w ON CONFLICT (id) DO UPDATE
   attrs = EXCLUDED.attrs, updated_at = EXCLUDED.updated_at`;
 
 /** Changes 1% more and moves that window by hand; seconds. Leaves the watermark behind (the next pgferry run re-reads it). */
-async function changeAndCopyByHand(world: BenchWorld): Promise<number> {
+async function changeAndCopyByHand(world: BenchWorld, nextChange: () => string): Promise<number> {
   const low = await highMark(world);
-  const changed = await world.sql('source', 'bench', CHANGE_ONE_PERCENT);
+  const changed = await world.sql('source', 'bench', nextChange());
   const high = await highMark(world);
   const env = {
     ...world.toolEnv,
@@ -130,9 +146,13 @@ async function markTargetCurrent(world: BenchWorld): Promise<void> {
 }
 
 /** One incremental run, then the by-hand window; the watermark is moved past the by-hand rows. */
-export async function incrementalRun(world: BenchWorld, ferry: Ferry): Promise<IncrementalRun> {
-  const run = await changeAndCopy(world, ferry);
-  const rawSeconds = await changeAndCopyByHand(world);
+export async function incrementalRun(
+  world: BenchWorld,
+  ferry: Ferry,
+  nextChange: () => string = changeStatements('same'),
+): Promise<IncrementalRun> {
+  const run = await changeAndCopy(world, ferry, nextChange);
+  const rawSeconds = await changeAndCopyByHand(world, nextChange);
   await markTargetCurrent(world);
   return {
     seconds: run.seconds,
@@ -144,7 +164,12 @@ export async function incrementalRun(world: BenchWorld, ferry: Ferry): Promise<I
 }
 
 /** Times the full copy, then `runs` incremental runs, each beside the same window by hand. */
-export async function measureIncremental(world: BenchWorld, ferry: Ferry, runs = 3): Promise<IncrementalBench> {
+export async function measureIncremental(
+  world: BenchWorld,
+  ferry: Ferry,
+  runs = 3,
+  nextChange: () => string = changeStatements('same'),
+): Promise<IncrementalBench> {
   await world.sql(
     'source',
     'bench',
@@ -156,7 +181,7 @@ export async function measureIncremental(world: BenchWorld, ferry: Ferry, runs =
   const full = await timedCopy(ferry, { ...BASE, mode: 'replace' });
   await markTargetCurrent(world);
   const measured: IncrementalRun[] = [];
-  for (let i = 0; i < runs; i++) measured.push(await incrementalRun(world, ferry));
+  for (let i = 0; i < runs; i++) measured.push(await incrementalRun(world, ferry, nextChange));
   const incrementalSeconds = median(measured.map((run) => run.seconds));
   const rawSeconds = median(measured.map((run) => run.rawSeconds));
   return {
