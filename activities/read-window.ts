@@ -160,7 +160,7 @@ export function makePlanWindow(databases: Databases) {
             type,
             watermark: stored?.watermark ?? null,
             low,
-            ...(indexed === undefined ? {} : { cursorIndexed: indexed }),
+            ...(indexed === false ? { cursorIndexed: false as const } : {}),
           };
         } finally {
           await client.query('ROLLBACK');

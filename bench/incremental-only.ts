@@ -1,12 +1,12 @@
 /**
- * `npm run bench:incremental -- [--rows N] [--runs K] [--scattered]`: only issue 16's bench line (see
- * incremental.ts), without the other variants, plus where the incremental run's time goes: each
- * activity's schedule-to-start (queue wait) and start-to-close, read from the run's history.
+ * `npm run bench:incremental -- [--rows N] [--runs K] [--scattered]`: only issue 16's bench line
+ * (see incremental.ts), without the other variants, plus where the incremental run's time goes:
+ * each activity's schedule-to-start (queue wait) and start-to-close, read from the run's history.
  * `--runs K` repeats the 1%-change-then-incremental step K times after the one full copy and
  * reports each ratio and their median; `--scattered` changes another 1% each time (incremental.ts,
- * ChangedRows). Progress and the figures go to stderr. A local activity
- * (an incremental run's createStaging) has no scheduled/started events: its time is inside the
- * "scheduled at" of the activity after it.
+ * ChangedRows). Progress and the figures go to stderr. A local activity (an incremental run's
+ * createStaging) has no scheduled/started events: its time is inside the "scheduled at" of the
+ * activity after it.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

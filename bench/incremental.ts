@@ -149,7 +149,7 @@ async function markTargetCurrent(world: BenchWorld): Promise<void> {
 export async function incrementalRun(
   world: BenchWorld,
   ferry: Ferry,
-  nextChange: () => string = changeStatements('same'),
+  nextChange: () => string,
 ): Promise<IncrementalRun> {
   const run = await changeAndCopy(world, ferry, nextChange);
   const rawSeconds = await changeAndCopyByHand(world, nextChange);

@@ -56,8 +56,8 @@ export interface PlannedWindow {
   watermark: string | null;
   /** Rows strictly above this are copied (null: from the start); below the watermark with --lookback. */
   low: string | null;
-  /** false: no btree index on the source leads with the column (cursor-column.ts); absent: unknown. */
-  cursorIndexed?: boolean;
+  /** false: no btree index on the source leads with the column (cursor-column.ts); absent otherwise. */
+  cursorIndexed?: false;
 }
 
 /** The window a run copied: (low, high], high read in the export's snapshot. */
