@@ -75,31 +75,23 @@ async function normalised(client: pg.ClientBase, value: string, type: CursorType
   }
 }
 
+/** A --lookback in the cursor type's terms: an interval for time cursors, a count of values for numbers. */
+type Lookback = { millis: number } | { count: string };
+
 /**
- * The watermark minus the lookback, computed in the cursor's own type: an interval for time
- * cursors, a count for numbers. A lookback reaching below the type's range (a smallint cursor
- * near -32768, a date near 4713 BC) re-reads from the start (null), which is what it asks for,
- * instead of failing every run on 22003/22008 "out of range".
+ * The --lookback as the cursor's type takes it; InvalidCopySpec when it cannot. Checked on every
+ * run, the first included: a schedule whose lookback does not fit its cursor fails its first run,
+ * not the second one at 3 a.m. after a first run that looked fine.
  */
-async function lookedBack(
-  client: pg.ClientBase,
-  watermark: string,
-  type: CursorType,
-  lookback: string,
-): Promise<string | null> {
+function lookbackFor(type: CursorType, lookback: string): Lookback {
   const text = lookback.trim();
   if (isTimeCursor(type)) {
-    let millis: number;
     try {
-      millis = parseDuration(text);
+      return { millis: parseDuration(text) };
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       throw failure(FailureType.InvalidCopySpec, `--lookback: the cursor is a ${type}: ${why}`);
     }
-    return lowerInType(client, `($1::${type} - make_interval(secs => $2::float8 / 1000))::${type}`, [
-      watermark,
-      millis,
-    ]);
   }
   if (!/^\d+$/.test(text)) {
     throw failure(
@@ -107,7 +99,27 @@ async function lookedBack(
       `--lookback: the cursor is a ${type}: give a whole number of values to re-read, not "${lookback}"`,
     );
   }
-  return lowerInType(client, `($1::numeric - $2::numeric)::${type}`, [watermark, text]);
+  return { count: text };
+}
+
+/**
+ * The watermark minus the lookback, computed in the cursor's own type. A lookback reaching below
+ * the type's range (a smallint cursor near -32768, a date near 4713 BC) re-reads from the start
+ * (null), which is what it asks for, instead of failing every run on 22003/22008 "out of range".
+ */
+async function lookedBack(
+  client: pg.ClientBase,
+  watermark: string,
+  type: CursorType,
+  lookback: Lookback,
+): Promise<string | null> {
+  if ('millis' in lookback) {
+    return lowerInType(client, `($1::${type} - make_interval(secs => $2::float8 / 1000))::${type}`, [
+      watermark,
+      lookback.millis,
+    ]);
+  }
+  return lowerInType(client, `($1::numeric - $2::numeric)::${type}`, [watermark, lookback.count]);
 }
 
 /** `expression` as text; null when it falls outside its type's range (22003 numeric, 22008 datetime). */
@@ -152,9 +164,10 @@ export function makePlanWindow(databases: Databases) {
             });
           }
           const start = since === undefined ? null : await normalised(client, since, type, '--since');
+          const back = lookback ? lookbackFor(type, lookback) : undefined;
           const watermark = stored ? await normalised(client, stored.watermark, type, 'the stored watermark') : null;
           const low =
-            watermark === null ? start : lookback ? await lookedBack(client, watermark, type, lookback) : watermark;
+            watermark === null ? start : back ? await lookedBack(client, watermark, type, back) : watermark;
           return {
             key,
             type,

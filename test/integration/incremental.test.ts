@@ -334,6 +334,31 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     assert.match(result.stderr, /--incremental-by works with --mode append or --mode upsert/);
   });
 
+  test('a time --lookback on a number cursor fails the first run too, before anything is copied', async () => {
+    // With no watermark yet the lookback is not used, but the spec is still wrong: a schedule made
+    // with it must fail at once, not after a first run that looked fine.
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_lookback_type (id bigint PRIMARY KEY, v text);
+       INSERT INTO public.inc_lookback_type SELECT i, 'v' || i FROM generate_series(1, 3) i;`,
+    );
+    const result = await h.cli([
+      ...['copy', '--source', 'source', '--target', 'target', '--table', 'inc_lookback_type'],
+      ...['--incremental-by', 'id', '--mode', 'upsert', '--lookback', '10m', '--wait', '--json'],
+    ]);
+    assert.equal(result.exitCode, 1, result.stderr);
+    const outcome = parseJson<CopyOutcome>(result);
+    assert.equal(outcome.failure?.type, 'InvalidCopySpec');
+    assert.match(outcome.failure?.message ?? '', /--lookback: the cursor is a bigint: give a whole number/);
+    const { rows } = await query<{ found: boolean }>(
+      h.targetUrl,
+      "SELECT to_regclass('public.inc_lookback_type') IS NOT NULL AS found",
+    );
+    assert.equal(rows[0]!.found, false);
+    assert.equal(await watermark('inc_lookback_type', 'id'), undefined);
+    assert.deepEqual(await stagingTables(h.targetUrl), []);
+  });
+
   test('a cursor column of an unorderable type fails as InvalidCopySpec and creates nothing', async () => {
     await query(h.sourceUrl, `CREATE TABLE public.inc_text (id int PRIMARY KEY, code text)`);
     const result = await h.cli([
