@@ -21,6 +21,7 @@ import { FailureType } from '../src/shared/failure-types.js';
 import {
   incrementalProblem,
   isTimeCursor,
+  NULL_CURSOR_COUNT_LIMIT,
   type CursorType,
   type IncrementalSpec,
   type PlannedWindow,
@@ -43,7 +44,7 @@ async function cursorOf(
   client: pg.ClientBase,
   table: TableRef,
   column: string,
-): Promise<{ type: CursorType; indexed: boolean | undefined }> {
+): Promise<{ type: CursorType; indexed: boolean | undefined; notNull: boolean }> {
   const found = await readCursorColumn(client, table, column);
   if (!found) {
     throw failure(
@@ -58,7 +59,23 @@ async function cursorOf(
         '(timestamptz, timestamp, date, smallint, integer, bigint, numeric)',
     );
   }
-  return { type: found.type, indexed: found.indexed };
+  return { type: found.type, indexed: found.indexed, notNull: found.notNull };
+}
+
+/**
+ * Rows whose cursor is NULL, up to NULL_CURSOR_COUNT_LIMIT + 1: no window holds them, so no run
+ * copies them, and the run says so. Asked only of an indexed column (a btree index finds NULLs),
+ * so the count is an index lookup, never another scan of the table.
+ */
+async function countNullCursors(client: pg.ClientBase, table: TableRef, column: string): Promise<number> {
+  // Statistics that still remember many NULLs could make a scan look cheaper; it is not when the
+  // NULLs are gone. The setting ends with planWindow's transaction.
+  await client.query('SET LOCAL enable_seqscan = off');
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT FROM ${quoteTable(table)} WHERE ${quoteIdent(column)} IS NULL ` +
+      `LIMIT ${NULL_CURSOR_COUNT_LIMIT + 1}) AS nulls`,
+  );
+  return rows[0]!.n;
 }
 
 /** A value through the type's own input and output, on the source; InvalidCopySpec when it is not one. */
@@ -156,11 +173,20 @@ export function makePlanWindow(databases: Databases) {
       return await databases.withClient(input.source, async (client) => {
         await client.query('BEGIN READ ONLY');
         try {
-          const { type, indexed } = await cursorOf(client, input.sourceTable, column);
+          const { type, indexed, notNull } = await cursorOf(client, input.sourceTable, column);
           if (indexed === false) {
             log.warn('no index leads with the cursor column on the source: each run scans the whole table', {
               table: formatTable(input.sourceTable),
               column,
+            });
+          }
+          const nullCursorRows =
+            indexed === true && !notNull ? await countNullCursors(client, input.sourceTable, column) : 0;
+          if (nullCursorRows > 0) {
+            log.warn('rows whose cursor column is NULL on the source are in no window and never copied', {
+              table: formatTable(input.sourceTable),
+              column,
+              rows: nullCursorRows,
             });
           }
           const start = since === undefined ? null : await normalised(client, since, type, '--since');
@@ -174,6 +200,7 @@ export function makePlanWindow(databases: Databases) {
             watermark: stored?.watermark ?? null,
             low,
             ...(indexed === false ? { cursorIndexed: false as const } : {}),
+            ...(nullCursorRows > 0 ? { nullCursorRows } : {}),
           };
         } finally {
           await client.query('ROLLBACK');

@@ -146,11 +146,10 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
   let generation = 0;
 
   let staging: TableRef | undefined;
-  /** Set once the window is planned: no index on the source leads with the cursor column. */
-  let cursorUnindexed = false;
-  /** The window as results, status and the UI show it, with the unindexed cursor's warning. */
-  const shown = (window: CopiedWindow): CopiedWindow =>
-    cursorUnindexed ? { ...window, cursorIndexed: false } : window;
+  /** Set once the window is planned: what the plan found about the cursor column (windowWarnings). */
+  let cursorFindings: Pick<CopiedWindow, 'cursorIndexed' | 'nullCursorRows'> = {};
+  /** The window as results, status and the UI show it, with the plan's warnings. */
+  const shown = (window: CopiedWindow): CopiedWindow => ({ ...window, ...cursorFindings });
   /** Nothing above the watermark: staging goes, the target and the watermark stay as they were. */
   async function emptyWindow(copiedWindow: CopiedWindow): Promise<CopyTableResult> {
     const window = shown(copiedWindow);
@@ -213,7 +212,10 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         ),
     );
     const planned = plannedAlone ?? staged.window;
-    cursorUnindexed = planned?.cursorIndexed === false;
+    cursorFindings = {
+      ...(planned?.cursorIndexed === false ? { cursorIndexed: false as const } : {}),
+      ...(planned?.nullCursorRows ? { nullCursorRows: planned.nullCursorRows } : {}),
+    };
     // A window larger than a chunk is copied in chunks of the cursor's values (window-chunks.ts).
     const windowPlan: PlanChunksResult | undefined =
       incremental && staged.windowChunks ? { consistency: 'snapshot', total: staged.windowChunks } : undefined;

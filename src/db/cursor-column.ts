@@ -26,6 +26,8 @@ export interface CursorColumn {
    * one). undefined for a view or foreign table, whose cost the catalog cannot tell.
    */
   indexed: boolean | undefined;
+  /** The column is declared NOT NULL, so no row can fall outside every window. */
+  notNull: boolean;
 }
 
 /**
@@ -40,8 +42,8 @@ export async function readCursorColumn(
   // Every table of the inheritance tree that holds rows (a plain table: itself; a partitioned
   // one: its partitions) needs its own index, found by column name as partitions may order their
   // columns differently. A partitioned index created on the parent puts one on each partition.
-  const { rows } = await client.query<{ typname: string; shown: string; indexed: boolean | null }>(
-    `SELECT t.typname, format_type(a.atttypid, a.atttypmod) AS shown,
+  const { rows } = await client.query<{ typname: string; shown: string; notnull: boolean; indexed: boolean | null }>(
+    `SELECT t.typname, format_type(a.atttypid, a.atttypmod) AS shown, a.attnotnull AS notnull,
             CASE WHEN c.relkind IN ('r', 'p', 'm') THEN NOT EXISTS (
               WITH RECURSIVE tree AS (
                 SELECT c.oid AS relid
@@ -60,6 +62,11 @@ export async function readCursorColumn(
   );
   const found = rows[0];
   return (
-    found && { type: CURSOR_TYPE_BY_TYPNAME[found.typname], shown: found.shown, indexed: found.indexed ?? undefined }
+    found && {
+      type: CURSOR_TYPE_BY_TYPNAME[found.typname],
+      shown: found.shown,
+      indexed: found.indexed ?? undefined,
+      notNull: found.notnull,
+    }
   );
 }

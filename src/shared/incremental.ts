@@ -5,6 +5,7 @@
  * that type: a JavaScript `Date` loses microseconds and a `number` loses numeric(30,0) digits
  * beyond 2^53, and either would make a window skip or repeat rows. Pure module: sandbox-safe.
  */
+import { formatCount } from './format.js';
 import type { CopyMode } from './copy-spec.js';
 import { DurationError, parseDuration } from './duration.js';
 
@@ -58,6 +59,8 @@ export interface PlannedWindow {
   low: string | null;
   /** false: no btree index on the source leads with the column (cursor-column.ts); absent otherwise. */
   cursorIndexed?: false;
+  /** Rows whose cursor is NULL on the source when the run planned (CopiedWindow.nullCursorRows). */
+  nullCursorRows?: number;
 }
 
 /** The window a run copied: (low, high], high read in the export's snapshot. */
@@ -72,7 +75,17 @@ export interface CopiedWindow {
    * to find its window, and so will every run until one is made. Absent when indexed or unknown.
    */
   cursorIndexed?: false;
+  /**
+   * Rows on the source whose cursor is NULL, counted when the run planned: no window holds them,
+   * so no incremental run copies them. Counted up to NULL_CURSOR_COUNT_LIMIT + 1, and only when
+   * the column is nullable and indexed (the count is then an index lookup; unindexed, the index
+   * warning comes first). Absent when there are none or they were not counted.
+   */
+  nullCursorRows?: number;
 }
+
+/** The NULL cursors a run counts at most; one more means "more than this". */
+export const NULL_CURSOR_COUNT_LIMIT = 10_000;
 
 /** What publish writes with the rows, in its transaction (watermarks.ts). */
 export interface WatermarkAdvance {
@@ -111,13 +124,34 @@ export function formatWindowRange(window: Pick<CopiedWindow, 'column' | 'low' | 
   return `${window.column} in (${window.low ?? 'start'}, ${window.high ?? window.low ?? 'start'}]`;
 }
 
-/** The window's range and, for a cursor no index leads with, the warning (unindexedCursorWarning). */
-export function formatWindow(window: Pick<CopiedWindow, 'column' | 'low' | 'high' | 'cursorIndexed'>): string {
+/** The window's range and its warnings (windowWarnings), each in its own parenthesis, as one line. */
+export function formatWindow(
+  window: Pick<CopiedWindow, 'column' | 'low' | 'high' | 'cursorIndexed' | 'nullCursorRows'>,
+): string {
   const range = formatWindowRange(window);
-  return window.cursorIndexed === false ? `${range} (warning: ${unindexedCursorWarning(window.column)})` : range;
+  const warnings = windowWarnings(window);
+  return [range, ...warnings.map((warning) => `(warning: ${warning})`)].join(' ');
 }
 
-/** Said wherever a window of an unindexed cursor is shown: what each run costs, and the fix. */
-export function unindexedCursorWarning(column: string): string {
-  return `no index on the source leads with ${column}, so every run scans the whole table; index ${column}`;
+/**
+ * Said wherever a window is shown: a cursor no index leads with (what each run costs, and the
+ * fix), and rows whose cursor is NULL (rows no run copies).
+ */
+export function windowWarnings(window: Pick<CopiedWindow, 'column' | 'cursorIndexed' | 'nullCursorRows'>): string[] {
+  const { column } = window;
+  const warnings: string[] = [];
+  if (window.cursorIndexed === false) {
+    warnings.push(`no index on the source leads with ${column}, so every run scans the whole table; index ${column}`);
+  }
+  const nulls = window.nullCursorRows;
+  if (nulls !== undefined && nulls > 0) {
+    const counted =
+      nulls > NULL_CURSOR_COUNT_LIMIT
+        ? `more than ${formatCount(NULL_CURSOR_COUNT_LIMIT)} rows of the source have`
+        : nulls === 1
+          ? '1 row of the source has'
+          : `${formatCount(nulls)} rows of the source have`;
+    warnings.push(`${counted} a NULL ${column}, and no incremental run copies them`);
+  }
+  return warnings;
 }

@@ -122,6 +122,52 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     assert.doesNotMatch(indexed.stderr, /warning/);
   });
 
+  test('rows whose cursor is NULL are named as rows no run copies, in copy --wait, the result and status', async () => {
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_nulls (id int PRIMARY KEY, updated_at timestamptz);
+       CREATE INDEX ON public.inc_nulls (updated_at);
+       INSERT INTO public.inc_nulls
+         SELECT i, CASE WHEN i > 3 THEN '2026-02-01 00:00:00+00'::timestamptz + i * interval '1 second' END
+           FROM generate_series(1, 10) i;`,
+    );
+    const waitArgs = ['copy', '--source', 'source', '--target', 'target', '--table', 'inc_nulls'];
+    const incremental = ['--incremental-by', 'updated_at', '--mode', 'append', '--wait'];
+    const first = await h.cli([...waitArgs, ...incremental]);
+    assertExitedOk(first);
+    assert.match(
+      first.stderr,
+      /COMPLETED: 7 rows, .*, window updated_at in \(start, 2026-02-01 00:00:10\+00\] \(warning: 3 rows of the source have a NULL updated_at, and no incremental run copies them\)$/m,
+    );
+    const workflowId = 'pgferry:target:public.inc_nulls';
+    const status = parseJson<{ window?: unknown }>(await h.cli(['status', workflowId, '--json']));
+    assert.deepEqual(status.window, {
+      column: 'updated_at',
+      low: null,
+      high: '2026-02-01 00:00:10+00',
+      rows: 7,
+      nullCursorRows: 3,
+    });
+    const text = await h.cli(['status', workflowId]);
+    assert.match(
+      text.stdout,
+      /window updated_at in \(start, 2026-02-01 00:00:10\+00\]: 7 rows\n {2}warning: 3 rows of the source have a NULL updated_at, and no incremental run copies them$/m,
+    );
+    // Once the rows have a cursor the next run copies them, and the warning goes.
+    await query(
+      h.sourceUrl,
+      `UPDATE public.inc_nulls SET updated_at = '2026-02-02 00:00:00+00' WHERE updated_at IS NULL`,
+    );
+    const second = await h.cli([...waitArgs, ...incremental]);
+    assertExitedOk(second);
+    assert.match(
+      second.stderr,
+      /COMPLETED: 3 rows, .*, window updated_at in \(2026-02-01 00:00:10\+00, 2026-02-02 00:00:00\+00\]$/m,
+    );
+    assert.doesNotMatch(second.stderr, /warning/);
+    await assertSameRows('inc_nulls');
+  });
+
   test('a numeric(30,0) cursor beyond 2^53 copies values that differ in the last digit exactly once', async () => {
     await query(
       h.sourceUrl,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cursorLiteral, windowFilterSql } from '../../src/db/window-filter.js';
-import { incrementalProblem } from '../../src/shared/incremental.js';
+import { formatWindow, incrementalProblem, NULL_CURSOR_COUNT_LIMIT } from '../../src/shared/incremental.js';
 import { exportCommand } from '../../src/pipe/psql-commands.js';
 import type { ConnectionProfile } from '../../src/config/connections.js';
 
@@ -61,5 +61,33 @@ describe('incremental flags', () => {
     assert.match(incrementalProblem({ column: 'id', lookback: '5' }, 'append') ?? '', /use it with --mode upsert/);
     assert.match(incrementalProblem({ column: 'id', lookback: 'soon-ish' }, 'upsert') ?? '', /neither a duration/);
     assert.equal(incrementalProblem({ column: 'id', lookback: '500' }, 'upsert'), undefined);
+  });
+});
+
+describe('incremental window warnings', () => {
+  const window = { column: 'ts', low: '1', high: '2' };
+
+  test('a window without findings is its range alone', () => {
+    assert.equal(formatWindow(window), 'ts in (1, 2]');
+    assert.equal(formatWindow({ ...window, nullCursorRows: 0 }), 'ts in (1, 2]');
+  });
+
+  test('NULL cursors are counted, one row singular, past the limit as "more than"', () => {
+    assert.equal(
+      formatWindow({ ...window, nullCursorRows: 1 }),
+      'ts in (1, 2] (warning: 1 row of the source has a NULL ts, and no incremental run copies them)',
+    );
+    assert.match(
+      formatWindow({ ...window, nullCursorRows: NULL_CURSOR_COUNT_LIMIT + 1 }),
+      /\(warning: more than 10,000 rows of the source have a NULL ts, and no incremental run copies them\)$/,
+    );
+  });
+
+  test('both warnings follow the range, each in its own parenthesis, the index first', () => {
+    assert.equal(
+      formatWindow({ ...window, cursorIndexed: false, nullCursorRows: 2 }),
+      'ts in (1, 2] (warning: no index on the source leads with ts, so every run scans the whole table; index ts) ' +
+        '(warning: 2 rows of the source have a NULL ts, and no incremental run copies them)',
+    );
   });
 });

@@ -7,7 +7,7 @@ import { namedFailure } from '../../shared/failure-chain.js';
 import { formatBytes, formatCount } from '../../shared/format.js';
 import { CliError } from '../cli-error.js';
 import type { ChunkStats } from '../../shared/chunk-spec.js';
-import { formatWindowRange, unindexedCursorWarning, type CopiedWindow } from '../../shared/incremental.js';
+import { formatWindowRange, windowWarnings, type CopiedWindow } from '../../shared/incremental.js';
 import { LIST_STATUSES, listCopies, type ListCopiesFilter, type ListStatus } from '../../client/list-copies.js';
 import { parseTableName, TableNameError, type TableRef } from '../../shared/table-name.js';
 
@@ -87,9 +87,7 @@ export function registerInspectCommands(program: Command): void {
         }
         if (status.window) {
           console.log(`  window ${formatWindowRange(status.window)}: ${formatCount(status.window.rows)} rows`);
-          if (status.window.cursorIndexed === false) {
-            console.log(`  warning: ${unindexedCursorWarning(status.window.column)}`);
-          }
+          for (const warning of windowWarnings(status.window)) console.log(`  warning: ${warning}`);
         }
         for (const attempt of status.attempts) {
           console.log(
