@@ -192,8 +192,7 @@ export function makePlanWindow(databases: Databases) {
           const start = since === undefined ? null : await normalised(client, since, type, '--since');
           const back = lookback ? lookbackFor(type, lookback) : undefined;
           const watermark = stored ? await normalised(client, stored.watermark, type, 'the stored watermark') : null;
-          const low =
-            watermark === null ? start : back ? await lookedBack(client, watermark, type, back) : watermark;
+          const low = watermark === null ? start : back ? await lookedBack(client, watermark, type, back) : watermark;
           return {
             key,
             type,
