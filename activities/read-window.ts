@@ -22,6 +22,7 @@ import {
   incrementalProblem,
   isTimeCursor,
   NULL_CURSOR_COUNT_LIMIT,
+  WATERMARK_AHEAD_TOLERANCE,
   type CursorType,
   type IncrementalSpec,
   type PlannedWindow,
@@ -76,6 +77,20 @@ async function countNullCursors(client: pg.ClientBase, table: TableRef, column: 
       `LIMIT ${NULL_CURSOR_COUNT_LIMIT + 1}) AS nulls`,
   );
   return rows[0]!.n;
+}
+
+/**
+ * Whether a time cursor's watermark lies more than WATERMARK_AHEAD_TOLERANCE ahead of the
+ * source's clock (CopiedWindow.watermarkAhead), compared in SQL in the column's type: the
+ * session's TimeZone is UTC, so a `timestamp` compares with UTC wall-clock time.
+ */
+async function isAheadOfClock(client: pg.ClientBase, watermark: string, type: CursorType): Promise<boolean> {
+  if (!isTimeCursor(type)) return false;
+  const { rows } = await client.query<{ ahead: boolean }>(
+    `SELECT $1::${type} > (now() + $2::interval)::${type} AS ahead`,
+    [watermark, WATERMARK_AHEAD_TOLERANCE],
+  );
+  return rows[0]!.ahead;
 }
 
 /** A value through the type's own input and output, on the source; InvalidCopySpec when it is not one. */
@@ -193,6 +208,14 @@ export function makePlanWindow(databases: Databases) {
           const back = lookback ? lookbackFor(type, lookback) : undefined;
           const watermark = stored ? await normalised(client, stored.watermark, type, 'the stored watermark') : null;
           const low = watermark === null ? start : back ? await lookedBack(client, watermark, type, back) : watermark;
+          const watermarkAhead = watermark !== null && (await isAheadOfClock(client, watermark, type));
+          if (watermarkAhead) {
+            log.warn('the watermark is ahead of the source clock: rows changed from now on sort below it', {
+              table: formatTable(input.sourceTable),
+              column,
+              watermark,
+            });
+          }
           return {
             key,
             type,
@@ -200,6 +223,7 @@ export function makePlanWindow(databases: Databases) {
             low,
             ...(indexed === false ? { cursorIndexed: false as const } : {}),
             ...(nullCursorRows > 0 ? { nullCursorRows } : {}),
+            ...(watermarkAhead ? { watermarkAhead: true as const } : {}),
           };
         } finally {
           await client.query('ROLLBACK');

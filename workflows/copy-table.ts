@@ -147,7 +147,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
 
   let staging: TableRef | undefined;
   /** Set once the window is planned: what the plan found about the cursor column (windowWarnings). */
-  let cursorFindings: Pick<CopiedWindow, 'cursorIndexed' | 'nullCursorRows'> = {};
+  let cursorFindings: Pick<CopiedWindow, 'cursorIndexed' | 'nullCursorRows' | 'watermarkAhead'> = {};
   /** The window as results, status and the UI show it, with the plan's warnings. */
   const shown = (window: CopiedWindow): CopiedWindow => ({ ...window, ...cursorFindings });
   /** Nothing above the watermark: staging goes, the target and the watermark stay as they were. */
@@ -215,6 +215,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
     cursorFindings = {
       ...(planned?.cursorIndexed === false ? { cursorIndexed: false as const } : {}),
       ...(planned?.nullCursorRows ? { nullCursorRows: planned.nullCursorRows } : {}),
+      ...(planned?.watermarkAhead ? { watermarkAhead: true as const } : {}),
     };
     // A window larger than a chunk is copied in chunks of the cursor's values (window-chunks.ts).
     const windowPlan: PlanChunksResult | undefined =

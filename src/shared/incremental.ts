@@ -61,6 +61,8 @@ export interface PlannedWindow {
   cursorIndexed?: false;
   /** Rows whose cursor is NULL on the source when the run planned (CopiedWindow.nullCursorRows). */
   nullCursorRows?: number;
+  /** The stored watermark is ahead of the source's clock (CopiedWindow.watermarkAhead). */
+  watermarkAhead?: true;
 }
 
 /** The window a run copied: (low, high], high read in the export's snapshot. */
@@ -82,7 +84,21 @@ export interface CopiedWindow {
    * warning comes first). Absent when there are none or they were not counted.
    */
   nullCursorRows?: number;
+  /**
+   * The stored watermark of a time cursor lies more than WATERMARK_AHEAD_TOLERANCE ahead of the
+   * source's clock when the run planned: a future value (bad data, a test row) became the high
+   * mark, and rows changed from now on sort below it, so no run copies them until the clock
+   * passes it. Said on every run while it lasts. Absent otherwise.
+   */
+  watermarkAhead?: true;
 }
+
+/**
+ * How far ahead of the source's clock a time watermark may be before runs warn. A day: a
+ * `timestamp` column holding local time in a zone east of UTC is hours ahead of the UTC clock
+ * pgferry's sessions compare with, and that is no fault.
+ */
+export const WATERMARK_AHEAD_TOLERANCE = '1 day';
 
 /** The NULL cursors a run counts at most; one more means "more than this". */
 export const NULL_CURSOR_COUNT_LIMIT = 10_000;
@@ -126,7 +142,7 @@ export function formatWindowRange(window: Pick<CopiedWindow, 'column' | 'low' | 
 
 /** The window's range and its warnings (windowWarnings), each in its own parenthesis, as one line. */
 export function formatWindow(
-  window: Pick<CopiedWindow, 'column' | 'low' | 'high' | 'cursorIndexed' | 'nullCursorRows'>,
+  window: Pick<CopiedWindow, 'column' | 'low' | 'high' | 'cursorIndexed' | 'nullCursorRows' | 'watermarkAhead'>,
 ): string {
   const range = formatWindowRange(window);
   const warnings = windowWarnings(window);
@@ -135,9 +151,11 @@ export function formatWindow(
 
 /**
  * Said wherever a window is shown: a cursor no index leads with (what each run costs, and the
- * fix), and rows whose cursor is NULL (rows no run copies).
+ * fix), rows whose cursor is NULL, and a watermark ahead of the clock (rows no run copies).
  */
-export function windowWarnings(window: Pick<CopiedWindow, 'column' | 'cursorIndexed' | 'nullCursorRows'>): string[] {
+export function windowWarnings(
+  window: Pick<CopiedWindow, 'column' | 'low' | 'cursorIndexed' | 'nullCursorRows' | 'watermarkAhead'>,
+): string[] {
   const { column } = window;
   const warnings: string[] = [];
   if (window.cursorIndexed === false) {
@@ -152,6 +170,13 @@ export function windowWarnings(window: Pick<CopiedWindow, 'column' | 'cursorInde
           ? '1 row of the source has'
           : `${formatCount(nulls)} rows of the source have`;
     warnings.push(`${counted} a NULL ${column}, and no incremental run copies them`);
+  }
+  if (window.watermarkAhead) {
+    warnings.push(
+      `the watermark is more than ${WATERMARK_AHEAD_TOLERANCE} ahead of the source's clock, so rows changed ` +
+        `from now on sort below it and no run copies them; fix the row with that ${column}, then move the ` +
+        'watermark back with pgferry watermark set',
+    );
   }
   return warnings;
 }

@@ -168,6 +168,45 @@ describe('incremental copies (issue 16)', { timeout: 600_000 }, () => {
     await assertSameRows('inc_nulls');
   });
 
+  test('a watermark ahead of the source clock is named on every run until it is moved back', async () => {
+    // A row from the future (bad data, a test row) becomes the high mark; rows written now sort below it.
+    await query(
+      h.sourceUrl,
+      `CREATE TABLE public.inc_future (id int PRIMARY KEY, updated_at timestamptz NOT NULL);
+       CREATE INDEX ON public.inc_future (updated_at);
+       INSERT INTO public.inc_future VALUES (1, now() - interval '1 hour'), (2, '2099-01-01 00:00:00+00');`,
+    );
+    const runArgs = ['copy', '--source', 'source', '--target', 'target', '--table', 'inc_future'];
+    const incremental = ['--incremental-by', 'updated_at', '--mode', 'upsert', '--wait'];
+    const first = await h.cli([...runArgs, ...incremental]);
+    assertExitedOk(first);
+    assert.match(first.stderr, /COMPLETED: 2 rows, .*, window updated_at in \(start, 2099-01-01 00:00:00\+00\]$/m);
+    await query(h.sourceUrl, `INSERT INTO public.inc_future VALUES (3, now())`);
+    const stuck = await h.cli([...runArgs, ...incremental]);
+    assertExitedOk(stuck);
+    assert.match(
+      stuck.stderr,
+      /COMPLETED: 0 rows, .*, window updated_at in \(2099-01-01 00:00:00\+00, 2099-01-01 00:00:00\+00\] \(warning: the watermark is more than 1 day ahead of the source's clock, so rows changed from now on sort below it and no run copies them; fix the row with that updated_at, then move the watermark back with pgferry watermark set\)$/m,
+    );
+    const status = parseJson<{ window?: { watermarkAhead?: boolean } }>(
+      await h.cli(['status', 'pgferry:target:public.inc_future', '--json']),
+    );
+    assert.equal(status.window?.watermarkAhead, true);
+    // Mended as the warning says: the row, then the watermark. The next run copies what was stuck.
+    await query(h.sourceUrl, `UPDATE public.inc_future SET updated_at = now() - interval '30 minutes' WHERE id = 2`);
+    // The text carries its offset, so the server's time zone does not matter.
+    const { rows } = await query<{ at: string }>(
+      h.sourceUrl,
+      'SELECT updated_at::text AS at FROM public.inc_future WHERE id = 1',
+    );
+    assertExitedOk(await h.cli(['watermark', 'set', '--target', 'target', '--table', 'inc_future', rows[0]!.at]));
+    const mended = await h.cli([...runArgs, ...incremental]);
+    assertExitedOk(mended);
+    assert.match(mended.stderr, /COMPLETED: 2 rows, /);
+    assert.doesNotMatch(mended.stderr, /warning/);
+    await assertSameRows('inc_future');
+  });
+
   test('a numeric(30,0) cursor beyond 2^53 copies values that differ in the last digit exactly once', async () => {
     await query(
       h.sourceUrl,

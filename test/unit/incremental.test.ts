@@ -90,4 +90,11 @@ describe('incremental window warnings', () => {
         '(warning: 2 rows of the source have a NULL ts, and no incremental run copies them)',
     );
   });
+
+  test('a watermark ahead of the clock says how to mend it', () => {
+    assert.match(
+      formatWindow({ ...window, watermarkAhead: true }),
+      /^ts in \(1, 2\] \(warning: the watermark is more than 1 day ahead of the source's clock, .*then move the watermark back with pgferry watermark set\)$/,
+    );
+  });
 });
