@@ -213,7 +213,6 @@ export function makePlanWindow(databases: Databases) {
             log.warn('the watermark is ahead of the source clock: rows changed from now on sort below it', {
               table: formatTable(input.sourceTable),
               column,
-              watermark,
             });
           }
           return {

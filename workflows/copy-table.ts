@@ -27,7 +27,7 @@ import { copySummary, resolveCopyDefaults } from '../src/shared/copy-defaults.js
 import type { ChunkStats } from '../src/shared/chunk-spec.js';
 import { DEFAULT_JOBS, plannedTotal } from '../src/shared/chunk-spec.js';
 import { copyInChunks } from './copy-chunks.js';
-import { formatWindow, type CopiedWindow } from '../src/shared/incremental.js';
+import { cursorFindingsOf, formatWindow, type CopiedWindow, type CursorFindings } from '../src/shared/incremental.js';
 import { parseDuration } from '../src/shared/duration.js';
 import { pipeTaskQueue } from '../src/shared/task-queues.js';
 import { copyMetrics, SCHEDULED_BY_ATTRIBUTE } from '../src/shared/metrics.js';
@@ -147,7 +147,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
 
   let staging: TableRef | undefined;
   /** Set once the window is planned: what the plan found about the cursor column (windowWarnings). */
-  let cursorFindings: Pick<CopiedWindow, 'cursorIndexed' | 'nullCursorRows' | 'watermarkAhead'> = {};
+  let cursorFindings: CursorFindings = {};
   /** The window as results, status and the UI show it, with the plan's warnings. */
   const shown = (window: CopiedWindow): CopiedWindow => ({ ...window, ...cursorFindings });
   /** Nothing above the watermark: staging goes, the target and the watermark stay as they were. */
@@ -212,11 +212,7 @@ export async function copyTable(input: CopyTableInput): Promise<CopyTableResult>
         ),
     );
     const planned = plannedAlone ?? staged.window;
-    cursorFindings = {
-      ...(planned?.cursorIndexed === false ? { cursorIndexed: false as const } : {}),
-      ...(planned?.nullCursorRows ? { nullCursorRows: planned.nullCursorRows } : {}),
-      ...(planned?.watermarkAhead ? { watermarkAhead: true as const } : {}),
-    };
+    cursorFindings = planned ? cursorFindingsOf(planned) : {};
     // A window larger than a chunk is copied in chunks of the cursor's values (window-chunks.ts).
     const windowPlan: PlanChunksResult | undefined =
       incremental && staged.windowChunks ? { consistency: 'snapshot', total: staged.windowChunks } : undefined;

@@ -49,32 +49,15 @@ export interface WatermarkKey {
   column: string;
 }
 
-/** planWindow's answer, before the export: where this run starts. */
-export interface PlannedWindow {
-  key: WatermarkKey;
-  type: CursorType;
-  /** The stored watermark when the run planned (null: none yet). Publish advances only from it. */
-  watermark: string | null;
-  /** Rows strictly above this are copied (null: from the start); below the watermark with --lookback. */
-  low: string | null;
-  /** false: no btree index on the source leads with the column (cursor-column.ts); absent otherwise. */
-  cursorIndexed?: false;
-  /** Rows whose cursor is NULL on the source when the run planned (CopiedWindow.nullCursorRows). */
-  nullCursorRows?: number;
-  /** The stored watermark is ahead of the source's clock (CopiedWindow.watermarkAhead). */
-  watermarkAhead?: true;
-}
-
-/** The window a run copied: (low, high], high read in the export's snapshot. */
-export interface CopiedWindow {
-  column: string;
-  low: string | null;
-  /** The column's maximum in the export's snapshot; null when no row is above low (empty window). */
-  high: string | null;
-  rows: number;
+/**
+ * What planWindow found about the cursor column, each worth a warning (windowWarnings). The
+ * planned window carries them, and the workflow copies them onto every window it reports.
+ */
+export interface CursorFindings {
   /**
-   * false when no btree index on the source leads with the column: the run read the whole table
-   * to find its window, and so will every run until one is made. Absent when indexed or unknown.
+   * false when no btree index on the source leads with the column (cursor-column.ts): the run
+   * read the whole table to find its window, and so will every run until one is made. Absent
+   * when indexed or unknown.
    */
   cursorIndexed?: false;
   /**
@@ -91,6 +74,25 @@ export interface CopiedWindow {
    * passes it. Said on every run while it lasts. Absent otherwise.
    */
   watermarkAhead?: true;
+}
+
+/** planWindow's answer, before the export: where this run starts. */
+export interface PlannedWindow extends CursorFindings {
+  key: WatermarkKey;
+  type: CursorType;
+  /** The stored watermark when the run planned (null: none yet). Publish advances only from it. */
+  watermark: string | null;
+  /** Rows strictly above this are copied (null: from the start); below the watermark with --lookback. */
+  low: string | null;
+}
+
+/** The window a run copied: (low, high], high read in the export's snapshot. */
+export interface CopiedWindow extends CursorFindings {
+  column: string;
+  low: string | null;
+  /** The column's maximum in the export's snapshot; null when no row is above low (empty window). */
+  high: string | null;
+  rows: number;
 }
 
 /**
@@ -141,9 +143,7 @@ export function formatWindowRange(window: Pick<CopiedWindow, 'column' | 'low' | 
 }
 
 /** The window's range and its warnings (windowWarnings), each in its own parenthesis, as one line. */
-export function formatWindow(
-  window: Pick<CopiedWindow, 'column' | 'low' | 'high' | 'cursorIndexed' | 'nullCursorRows' | 'watermarkAhead'>,
-): string {
+export function formatWindow(window: Pick<CopiedWindow, 'column' | 'low' | 'high'> & CursorFindings): string {
   const range = formatWindowRange(window);
   const warnings = windowWarnings(window);
   return [range, ...warnings.map((warning) => `(warning: ${warning})`)].join(' ');
@@ -153,9 +153,7 @@ export function formatWindow(
  * Said wherever a window is shown: a cursor no index leads with (what each run costs, and the
  * fix), rows whose cursor is NULL, and a watermark ahead of the clock (rows no run copies).
  */
-export function windowWarnings(
-  window: Pick<CopiedWindow, 'column' | 'low' | 'cursorIndexed' | 'nullCursorRows' | 'watermarkAhead'>,
-): string[] {
+export function windowWarnings(window: Pick<CopiedWindow, 'column'> & CursorFindings): string[] {
   const { column } = window;
   const warnings: string[] = [];
   if (window.cursorIndexed === false) {
@@ -179,4 +177,16 @@ export function windowWarnings(
     );
   }
   return warnings;
+}
+
+/**
+ * The findings a planned window passes on to the windows a run reports. A planned window in a
+ * history recorded while planWindow still wrote `cursorIndexed: true` holds no finding there.
+ */
+export function cursorFindingsOf(planned: PlannedWindow): CursorFindings {
+  return {
+    ...(planned.cursorIndexed === false ? { cursorIndexed: false } : {}),
+    ...(planned.nullCursorRows ? { nullCursorRows: planned.nullCursorRows } : {}),
+    ...(planned.watermarkAhead ? { watermarkAhead: true } : {}),
+  };
 }
